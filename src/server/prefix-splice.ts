@@ -54,21 +54,24 @@ export function replacePrefixTokens(
  * The prefix the model actually produced, read from the last message that carries token ids
  * (NeMo RL scans messages in reverse for `prompt_token_ids`). Null on a first turn.
  */
-export function requiredPrefixFromMessages(
-  messages: ReadonlyArray<{ prompt_token_ids?: readonly number[] | null; generation_token_ids?: readonly number[] | null }>,
-): number[] | null {
+export function requiredPrefixFromMessages(messages: ReadonlyArray<object>): number[] | null {
   for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i];
+    const m = messages[i] as { prompt_token_ids?: unknown; generation_token_ids?: unknown };
     if (m.prompt_token_ids != null) {
-      if (m.generation_token_ids == null) {
+      if (!isIdList(m.prompt_token_ids) || !isIdList(m.generation_token_ids)) {
         throw new PrefixSpliceError(
-          `messages[${i}] has prompt_token_ids but no generation_token_ids; send all token fields of a turn together`,
+          `messages[${i}] has prompt_token_ids but no valid generation_token_ids; ` +
+            "send all token fields of a turn together, as lists of non-negative integers",
         );
       }
       return [...m.prompt_token_ids, ...m.generation_token_ids];
     }
   }
   return null;
+}
+
+function isIdList(x: unknown): x is number[] {
+  return Array.isArray(x) && x.every((v) => Number.isInteger(v) && v >= 0);
 }
 
 function countOf(ids: readonly number[], id: number): number {

@@ -1,0 +1,66 @@
+/**
+ * The OpenAI-compatible server over a GenerationEngine: routes, limits, and the served model.
+ * `createOpenAIServer` returns an unstarted node:http server; `listen` binds it.
+ */
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
+import type { GenerationEngine } from "../engine/types.ts";
+import { chatCompletions } from "./chat-completions.ts";
+import type { ChatTokenizer } from "./chat-prompt.ts";
+import { completions } from "./completions.ts";
+import type { ServerContext } from "./context.ts";
+import { createJsonServer } from "./http.ts";
+import type { OutputParser } from "./output.ts";
+import type { SamplingProfile } from "./sampling.ts";
+import { detokenize, tokenize } from "./tokenize.ts";
+
+export interface OpenAIServerOptions {
+  engine: GenerationEngine;
+  tokenizer: ChatTokenizer;
+  parser: OutputParser;
+  modelName: string;
+  stopTokenIds: readonly number[];
+  samplingProfiles?: readonly SamplingProfile[];
+  apiKey?: string;
+  /** Largest request body; multi-turn histories with token ids get long. Default 32 MiB. */
+  maxBodyBytes?: number;
+}
+
+export function createOpenAIServer(options: OpenAIServerOptions): Server {
+  const ctx: ServerContext = {
+    engine: options.engine,
+    tokenizer: options.tokenizer,
+    parser: options.parser,
+    modelName: options.modelName,
+    stopTokenIds: options.stopTokenIds,
+    samplingProfiles: options.samplingProfiles,
+    newId: (prefix) => prefix + randomBytes(12).toString("hex"),
+  };
+  const models = () => ({
+    object: "list",
+    data: [
+      {
+        id: ctx.modelName,
+        object: "model",
+        created: 0,
+        owned_by: "gymrl",
+        root: ctx.modelName,
+        max_model_len: ctx.engine.maxModelLen,
+        policy_version: ctx.engine.policyVersion,
+      },
+    ],
+  });
+  return createJsonServer({
+    maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+    apiKey: options.apiKey,
+    publicPaths: ["/health"],
+    routes: {
+      "POST /v1/chat/completions": ({ body, signal, res }) => chatCompletions(ctx, body, signal, res),
+      "POST /v1/completions": ({ body, signal, res }) => completions(ctx, body, signal, res),
+      "POST /tokenize": ({ body }) => tokenize(ctx, body),
+      "POST /detokenize": ({ body }) => detokenize(ctx, body),
+      "GET /v1/models": models,
+      "GET /health": () => ({ status: "ok", policy_version: ctx.engine.policyVersion }),
+    },
+  });
+}

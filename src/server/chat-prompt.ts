@@ -1,0 +1,77 @@
+/**
+ * Chat messages → the prompt token ids the engine sees: the chat template renders the request,
+ * then, when earlier turns carry token ids, the on-policy splice replaces the templated history
+ * with the ids the model actually produced. `/v1/chat/completions` and `/tokenize` share this.
+ */
+import { PrefixSpliceError, replacePrefixTokens, requiredPrefixFromMessages } from "./prefix-splice.ts";
+import { badRequest } from "./errors.ts";
+import type { ChatMessageWire, ToolWire } from "./wire.ts";
+
+/** What the server needs of the tokenizer layer. */
+export interface ChatTokenizer {
+  readonly eosTokenId: number;
+  readonly vocabSize: number;
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  /** Render with the model's chat template (specials in the output are real markers). */
+  renderChat(options: {
+    messages: readonly ChatMessageWire[];
+    tools?: readonly ToolWire[];
+    addGenerationPrompt: boolean;
+    templateKwargs?: Record<string, unknown>;
+  }): string;
+}
+
+export interface ChatPromptRequest {
+  messages: readonly ChatMessageWire[];
+  tools?: readonly ToolWire[] | null;
+  addGenerationPrompt: boolean;
+  templateKwargs?: Record<string, unknown> | null;
+  /** Explicit prefix (NeMo RL's `required_prefix_token_ids`); else derived from the messages. */
+  requiredPrefixTokenIds?: readonly number[] | null;
+}
+
+export interface ChatPrompt {
+  promptTokenIds: number[];
+  /** True when earlier turns' token ids replaced their templated form. */
+  spliced: boolean;
+}
+
+export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): ChatPrompt {
+  const messages = req.messages;
+  const tools = req.tools ?? undefined;
+  const templateKwargs = req.templateKwargs ?? undefined;
+  const render = (msgs: readonly ChatMessageWire[], addGenerationPrompt: boolean) =>
+    tok.encode(tok.renderChat({ messages: msgs, tools, addGenerationPrompt, templateKwargs }));
+
+  const template = render(messages, req.addGenerationPrompt);
+  let prefix: number[] | null;
+  try {
+    prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(messages);
+  } catch (e) {
+    throw badRequest((e as Error).message, "messages");
+  }
+  if (!prefix || prefix.length === 0) return { promptTokenIds: template, spliced: false };
+
+  checkIds(prefix, tok.vocabSize);
+  let lastAssistant = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i].role === "assistant") {
+      lastAssistant = i;
+      break;
+    }
+  }
+  const templatePrefix = render(lastAssistant >= 0 ? messages.slice(0, lastAssistant + 1) : messages, false);
+  try {
+    return { promptTokenIds: replacePrefixTokens(prefix, templatePrefix, template, tok.eosTokenId), spliced: true };
+  } catch (e) {
+    if (e instanceof PrefixSpliceError) throw badRequest(e.message, "messages");
+    throw e;
+  }
+}
+
+function checkIds(ids: readonly number[], vocabSize: number): void {
+  for (const id of ids) {
+    if (id >= vocabSize) throw badRequest(`token id ${id} is outside the vocabulary (size ${vocabSize})`, "messages");
+  }
+}

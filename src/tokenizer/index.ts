@@ -1,0 +1,34 @@
+/** @module tokenizer: HF tokenizer + chat template, tool-call and reasoning parsers. See README.md. */
+export type { ChatContentPartText, ChatMessage, ChatRole, ChatTool, ChatToolCall } from "./types.ts";
+export { ChatTemplateError, TokenizerError } from "./errors.ts";
+export { Tokenizer, type DecodeOptions, type EncodeOptions, type SpecialTokenStrings } from "./tokenizer.ts";
+export { loadQwen3Tokenizer, loadTokenizer, qwen3TokenizerDir } from "./load.ts";
+export {
+  applyChatTemplate,
+  contentText,
+  renderChat,
+  toTemplateMessages,
+  toTemplateTools,
+  type ApplyChatTemplateArgs,
+  type ContentSpecialTokens,
+  type RenderChatArgs,
+  type TemplateMessage,
+} from "./chat-template.ts";
+export {
+  makeToolCallId,
+  parseToolCalls,
+  TOOL_CALL_END,
+  TOOL_CALL_START,
+  type MalformedReason,
+  type MalformedToolCall,
+  type ParseToolCallsOptions,
+  type ToolCallParse,
+} from "./tool-call-parser.ts";
+export { joinReasoning, splitReasoning, THINK_END, THINK_START, type ReasoningSplit } from "./reasoning-parser.ts";
+export {
+  parseAssistantOutput,
+  type AssistantOutput,
+  type ParseAssistantOptions,
+  type ParseStyle,
+} from "./assistant-output.ts";
+export { pyJsonDumps } from "./py-json.ts";
