@@ -4,6 +4,12 @@
  */
 import type { CommandDef } from "citty";
 
-type Lazy = () => Promise<CommandDef>;
+// citty's CommandDef is invariant in its args type, so the registry holds commands of any args.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Lazy = () => Promise<CommandDef<any>>;
 
-export const subCommands: Record<string, Lazy> = {};
+export const subCommands: Record<string, Lazy> = {
+  gym: () => import("./gym.ts").then((m) => m.default),
+  serve: () => import("./serve.ts").then((m) => m.default),
+  sft: () => import("./sft.ts").then((m) => m.default),
+};

@@ -3,13 +3,16 @@
  * then, when earlier turns carry token ids, the on-policy splice replaces the templated history
  * with the ids the model actually produced. `/v1/chat/completions` and `/tokenize` share this.
  */
-import { PrefixSpliceError, replacePrefixTokens, requiredPrefixFromMessages } from "./prefix-splice.ts";
+import { PrefixSpliceError, requiredPrefixFromMessages, spliceAtEosCount } from "./prefix-splice.ts";
 import { badRequest } from "./errors.ts";
 import type { ChatMessageWire, ToolWire } from "./wire.ts";
 
 /** What the server needs of the tokenizer layer. */
 export interface ChatTokenizer {
   readonly eosTokenId: number;
+  /** The EOS token's text; the templated prompt is encoded with specials parsed, so each
+   * occurrence of this text in it is one EOS id. */
+  readonly eosToken: string;
   readonly vocabSize: number;
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
@@ -42,9 +45,9 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
   const tools = req.tools ?? undefined;
   const templateKwargs = req.templateKwargs ?? undefined;
   const render = (msgs: readonly ChatMessageWire[], addGenerationPrompt: boolean) =>
-    tok.encode(tok.renderChat({ messages: msgs, tools, addGenerationPrompt, templateKwargs }));
+    tok.renderChat({ messages: msgs, tools, addGenerationPrompt, templateKwargs });
 
-  const template = render(messages, req.addGenerationPrompt);
+  const template = tok.encode(render(messages, req.addGenerationPrompt));
   let prefix: number[] | null;
   try {
     prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(messages);
@@ -61,9 +64,11 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
       break;
     }
   }
+  // Only the history's EOS count matters to the splice: count it in the text, no second encode.
   const templatePrefix = render(lastAssistant >= 0 ? messages.slice(0, lastAssistant + 1) : messages, false);
+  const eosInPrefix = templatePrefix.split(tok.eosToken).length - 1;
   try {
-    return { promptTokenIds: replacePrefixTokens(prefix, templatePrefix, template, tok.eosTokenId), spliced: true };
+    return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, template, tok.eosTokenId), spliced: true };
   } catch (e) {
     if (e instanceof PrefixSpliceError) throw badRequest(e.message, "messages");
     throw e;

@@ -27,12 +27,24 @@ export function replacePrefixTokens(
   template: readonly number[],
   eosTokenId: number,
 ): number[] {
+  return spliceAtEosCount(modelPrefix, countOf(templatePrefix, eosTokenId), template, eosTokenId);
+}
+
+/**
+ * The same splice given only how many EOS tokens the templated history holds, so a caller that
+ * can count them in the rendered text need not tokenize the history a second time.
+ */
+export function spliceAtEosCount(
+  modelPrefix: readonly number[],
+  eosInPrefix: number,
+  template: readonly number[],
+  eosTokenId: number,
+): number[] {
   if (modelPrefix.length === 0) return [...template];
 
   // A length-stopped generation has no EOS: keep it whole, the template supplies the EOS.
   const modelCutEnd = modelPrefix.length - (modelPrefix[modelPrefix.length - 1] === eosTokenId ? 1 : 0);
 
-  const eosInPrefix = countOf(templatePrefix, eosTokenId);
   if (eosInPrefix === 0) {
     throw new PrefixSpliceError(
       "cannot splice the earlier turns' token ids: the templated history up to the last assistant " +

@@ -15,8 +15,11 @@ import type { OutputParser, ParsedToolCall } from "./output.ts";
 export function chatTokenizerFrom(tok: Tokenizer): ChatTokenizer {
   if (tok.eosTokenId === null) throw new Error("the tokenizer has no eos token; the on-policy splice needs one");
   const eosTokenId = tok.eosTokenId;
+  const eosToken = tok.specialTokenStrings.eos_token;
+  if (eosToken === undefined) throw new Error("the tokenizer config names no eos_token");
   return {
     eosTokenId,
+    eosToken,
     vocabSize: tok.vocabSize,
     // The templated prompt is encoded with special tokens parsed, as vLLM does, so ids match it.
     encode: (text) => tok.encode(text, { allowSpecial: true }),

@@ -1,0 +1,256 @@
+/**
+ * Continuous batching over a fixed set of KV-cache slots. One `step()` is one model pass:
+ *   1. queued requests take free slots (FIFO);
+ *   2. every live sequence contributes rows: a decoding sequence its last token, a prefilling one
+ *      the next chunk of its prompt (within maxBatchTokens, so a long prompt never stalls decoding
+ *      for more than one chunk);
+ *   3. one cached pass over all those rows (decodeStep when all are decodes, else one mixed
+ *      prefillBatch), logits for each sequence's last row;
+ *   4. sequences whose prompt is complete sample a token; finished ones leave at once.
+ * Single-threaded and synchronous: requests, cancellations and weight swaps are applied by the
+ * caller between steps (host.ts). Token and finish events go to a sink.
+ * Not here: threads and messages (host.ts, worker.ts), the sampler's maths (sampler.ts).
+ */
+import type { KVCache, Model } from "../model/model.ts";
+import { Rng } from "../model/rng.ts";
+import { Sampler } from "./sampler.ts";
+import type { FinishReason, GenerateRequest, GenerateResult, GeneratedToken, TokenLogprob } from "./types.ts";
+
+export interface SchedulerOptions {
+  /** KV-cache slots: the most sequences decoded at once; more requests wait in a queue. */
+  slots: number;
+  /** Longest prompt + generation. */
+  maxModelLen: number;
+  /** Rows per model pass (decode rows + prefill chunk rows); default 256. */
+  maxBatchTokens?: number;
+  /** Token ids that end every request (EOS), besides each request's stopTokenIds. */
+  eosTokenIds?: readonly number[];
+  /** Version of the initial weights (default 0). */
+  policyVersion?: number;
+}
+
+export interface SchedulerSink {
+  token(id: number, token: GeneratedToken): void;
+  finish(id: number, result: GenerateResult): void;
+}
+
+interface Sequence {
+  id: number;
+  req: GenerateRequest;
+  prompt: Int32Array;
+  /** -1 while queued */
+  slot: number;
+  /** prompt tokens already written to the cache */
+  prefilled: number;
+  tokens: number[];
+  logprobs: number[];
+  top: TokenLogprob[][] | null;
+  versions: number[];
+  stop: Set<number>;
+  rng: Rng;
+}
+
+/** Why a request cannot run, or null. */
+export function validateRequest(req: GenerateRequest, maxModelLen: number, hasId: (id: number) => boolean): string | null {
+  const n = req.promptTokenIds.length;
+  if (n === 0) return "the prompt is empty";
+  if (n >= maxModelLen) return `the prompt has ${n} tokens; max_model_len is ${maxModelLen} (room for at least one generated token is needed)`;
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) return `maxTokens must be a positive integer, got ${req.maxTokens}`;
+  const s = req.sampling;
+  if (!(s.temperature >= 0)) return `temperature must be ≥ 0, got ${s.temperature}`;
+  if (!(s.topP > 0 && s.topP <= 1)) return `topP must be in (0, 1], got ${s.topP}`;
+  if (!Number.isInteger(s.topK)) return `topK must be an integer, got ${s.topK}`;
+  for (const id of req.promptTokenIds) if (!hasId(id)) return `prompt token id ${id} is outside the model's vocabulary`;
+  return null;
+}
+
+export class Scheduler {
+  readonly slots: number;
+  readonly maxModelLen: number;
+  readonly maxBatchTokens: number;
+  /** Version of the weights the next step runs under. */
+  version: number;
+  private readonly queue: Sequence[] = [];
+  private readonly live: (Sequence | null)[];
+  private readonly byId = new Map<number, Sequence>();
+  private readonly cache: KVCache;
+  private readonly sampler: Sampler;
+  private readonly eos: readonly number[];
+  // per-step staging, allocated once
+  private readonly stepSlots: Int32Array;
+  private readonly stepTokens: Int32Array;
+  private readonly stepSeqs: (Sequence | null)[];
+  private readonly oneToken: Int32Array[];
+
+  constructor(
+    private readonly model: Model,
+    opts: SchedulerOptions,
+  ) {
+    this.slots = opts.slots;
+    this.maxModelLen = opts.maxModelLen;
+    this.maxBatchTokens = Math.max(opts.maxBatchTokens ?? 256, 1);
+    this.version = opts.policyVersion ?? 0;
+    this.eos = opts.eosTokenIds ?? [];
+    this.cache = model.createKVCache(this.slots, this.maxModelLen);
+    this.sampler = new Sampler(model.dims.vOut);
+    this.live = new Array<Sequence | null>(this.slots).fill(null);
+    this.stepSlots = new Int32Array(this.slots);
+    this.stepTokens = new Int32Array(this.slots);
+    this.stepSeqs = new Array<Sequence | null>(this.slots).fill(null);
+    this.oneToken = Array.from({ length: this.slots }, () => new Int32Array(1));
+  }
+
+  /** Sequences queued or running. */
+  get pending(): number {
+    return this.byId.size;
+  }
+
+  get hasWork(): boolean {
+    return this.byId.size > 0;
+  }
+
+  /** Queues a request; throws (before queuing) when it cannot run. */
+  submit(id: number, req: GenerateRequest): void {
+    if (this.byId.has(id)) throw new Error(`request id ${id} is already in use`);
+    const vocab = this.model.vocab;
+    const bad = validateRequest(req, this.maxModelLen, (t) => (vocab.compact ? t >= 0 : vocab.outputRow(t) >= 0));
+    if (bad) throw new RangeError(bad);
+    const seed = req.sampling.seed ?? Math.floor(Math.random() * 4294967296);
+    const seq: Sequence = {
+      id,
+      req,
+      prompt: Int32Array.from(req.promptTokenIds),
+      slot: -1,
+      prefilled: 0,
+      tokens: [],
+      logprobs: [],
+      top: (req.topLogprobs ?? 0) > 0 ? [] : null,
+      versions: [],
+      stop: new Set([...req.stopTokenIds, ...this.eos]),
+      rng: new Rng(seed),
+    };
+    this.byId.set(id, seq);
+    this.queue.push(seq);
+  }
+
+  /** Ends a request now with finish reason "abort", freeing its slot. False when unknown. */
+  cancel(id: number, sink: SchedulerSink): boolean {
+    const seq = this.byId.get(id);
+    if (!seq) return false;
+    if (seq.slot < 0) this.queue.splice(this.queue.indexOf(seq), 1);
+    this.finish(seq, "abort", sink);
+    return true;
+  }
+
+  /** Aborts every queued and running request (engine shutdown). */
+  cancelAll(sink: SchedulerSink): void {
+    for (const id of [...this.byId.keys()]) this.cancel(id, sink);
+  }
+
+  /** Weights swap (between steps): the caller has re-pointed or rewritten the parameters. */
+  bumpVersion(): number {
+    return ++this.version;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // one step
+
+  /** One model pass over all live sequences; returns the rows computed (0 when idle). */
+  step(sink: SchedulerSink): number {
+    this.admit();
+    // stage rows: decodes first (one token each), then prefill chunks within the token budget
+    let b = 0;
+    let decodes = 0;
+    for (const seq of this.live) {
+      if (seq === null || seq.prefilled < seq.prompt.length) continue;
+      this.stepSlots[b] = seq.slot;
+      this.stepTokens[b] = seq.tokens[seq.tokens.length - 1];
+      this.stepSeqs[b++] = seq;
+      decodes++;
+    }
+    let budget = Math.max(this.maxBatchTokens - decodes, 1);
+    const chunks: Int32Array[] = [];
+    // Prefill oldest first: in slot order, a busy low slot that keeps getting new requests would
+    // starve the prompts waiting in high slots.
+    const prefilling: Sequence[] = [];
+    for (const seq of this.live) if (seq !== null && seq.prefilled < seq.prompt.length) prefilling.push(seq);
+    prefilling.sort((x, y) => x.id - y.id);
+    for (const seq of prefilling) {
+      if (budget <= 0) break;
+      const n = Math.min(seq.prompt.length - seq.prefilled, budget);
+      chunks.push(seq.prompt.subarray(seq.prefilled, seq.prefilled + n));
+      seq.prefilled += n;
+      budget -= n;
+      this.stepSlots[b] = seq.slot;
+      this.stepSeqs[b++] = seq;
+    }
+    if (b === 0) return 0;
+
+    const model = this.model;
+    let logits;
+    if (chunks.length === 0) {
+      logits = model.decodeStep(this.cache, this.stepSlots.subarray(0, b), this.stepTokens.subarray(0, b));
+    } else {
+      const ids: ArrayLike<number>[] = [];
+      for (let i = 0; i < decodes; i++) {
+        this.oneToken[i][0] = this.stepTokens[i];
+        ids.push(this.oneToken[i]);
+      }
+      ids.push(...chunks);
+      logits = model.prefillBatch(this.cache, this.stepSlots.subarray(0, b), ids);
+    }
+    const rows = decodes + chunks.reduce((a, c) => a + c.length, 0);
+
+    // sample for every sequence whose next token is now known
+    const vOut = model.dims.vOut;
+    const rowToId = model.vocab.rowToId;
+    for (let i = 0; i < b; i++) {
+      const seq = this.stepSeqs[i]!;
+      this.stepSeqs[i] = null;
+      if (seq.prefilled < seq.prompt.length) continue; // mid-prompt chunk: logits unused
+      const s = this.sampler.sample(logits, i * vOut, seq.req.sampling, seq.rng, seq.req.topLogprobs ?? 0);
+      const tokenId = rowToId[s.row];
+      const token: GeneratedToken = { tokenId, logprob: s.logprob };
+      if (s.top) token.top = s.top.map((t) => ({ tokenId: rowToId[t.row], logprob: t.logprob }));
+      seq.tokens.push(tokenId);
+      seq.logprobs.push(s.logprob);
+      if (seq.top) seq.top.push(token.top ?? []);
+      if (seq.versions[seq.versions.length - 1] !== this.version) seq.versions.push(this.version);
+      sink.token(seq.id, token);
+      if (seq.stop.has(tokenId)) this.finish(seq, "stop", sink);
+      else if (seq.tokens.length >= seq.req.maxTokens || seq.prompt.length + seq.tokens.length >= this.maxModelLen)
+        this.finish(seq, "length", sink);
+    }
+    return rows;
+  }
+
+  /** Moves queued requests into free slots. */
+  private admit(): void {
+    for (let slot = 0; slot < this.slots && this.queue.length > 0; slot++) {
+      if (this.live[slot] !== null) continue;
+      const seq = this.queue.shift()!;
+      seq.slot = slot;
+      this.cache.reset(slot);
+      this.live[slot] = seq;
+    }
+  }
+
+  private finish(seq: Sequence, reason: FinishReason, sink: SchedulerSink): void {
+    if (seq.slot >= 0) {
+      this.live[seq.slot] = null;
+      this.cache.reset(seq.slot);
+      seq.slot = -1;
+    }
+    this.byId.delete(seq.id);
+    const result: GenerateResult = {
+      promptTokenIds: Array.from(seq.prompt),
+      generationTokenIds: seq.tokens,
+      generationLogProbs: seq.logprobs,
+      finishReason: reason,
+      policyVersion: seq.versions[0] ?? this.version,
+      policyVersions: seq.versions.length > 0 ? seq.versions : [this.version],
+    };
+    if (seq.top) result.topLogprobs = seq.top;
+    sink.finish(seq.id, result);
+  }
+}

@@ -1,0 +1,663 @@
+/**
+ * The Llama/Qwen3-family decoder, with its forward and backward written out per layer (llm.c):
+ * token embedding → L × [RMSNorm → q,k,v projections → (QK-norm) → RoPE → causal GQA attention →
+ * o_proj → residual → RMSNorm → SwiGLU MLP → residual] → RMSNorm → head → log p(target), entropy.
+ *
+ * Training and scoring run over a packed batch: variable-length sequences back to back, each with
+ * its own positions, none attending across a boundary. Generation runs through a KV cache, with
+ * prefill and batched single-token decode over many cache slots at once.
+ *
+ * Every O(N·C²) operation goes through `Kernels` (matmul), so the native BLAS path dominates; the
+ * rest are the fused kernels of tensor/kernels.ts. Activation buffers are allocated for the largest
+ * batch seen and reused, so steady-state steps allocate nothing.
+ * Not here: the optimizer (optimizer.ts), checkpoints (checkpoint.ts), sampling (src/engine).
+ */
+import type { FloatArray, Kernels } from "../tensor/kernels.ts";
+import { type Dims, type ModelConfig, dimsOf, parseModelConfig } from "./config.ts";
+import {
+  type DType,
+  type ParamSpec,
+  type ParamTensors,
+  allocFloat,
+  initParams,
+  numParamsOf,
+  paramSpecs,
+  pointParams,
+} from "./params.ts";
+import { Vocab } from "./vocab.ts";
+
+// ------------------------------------------------------------------------------------------------
+// batches
+
+/**
+ * S sequences packed back to back, N tokens in all. Row i predicts targets[i] from tokens up to i
+ * of its own sequence; targets[i] = -1 marks a row with nothing to predict (e.g. a sequence's last).
+ * All ids are tokenizer ids.
+ */
+export interface PackedBatch {
+  tokens: Int32Array; // (N)
+  targets: Int32Array; // (N)
+  cuSeqlens: Int32Array; // (S+1), cuSeqlens[0] = 0, cuSeqlens[S] = N
+}
+
+/** Packs token sequences; row i's target is the next token of its sequence (-1 at the end). */
+export function packBatch(seqs: ArrayLike<number>[]): PackedBatch {
+  const n = seqs.reduce((a, s) => a + s.length, 0);
+  const tokens = new Int32Array(n);
+  const targets = new Int32Array(n);
+  const cuSeqlens = new Int32Array(seqs.length + 1);
+  let o = 0;
+  seqs.forEach((s, i) => {
+    for (let t = 0; t < s.length; t++) {
+      tokens[o + t] = s[t];
+      targets[o + t] = t + 1 < s.length ? s[t + 1] : -1;
+    }
+    o += s.length;
+    cuSeqlens[i + 1] = o;
+  });
+  return { tokens, targets, cuSeqlens };
+}
+
+export interface ForwardResult {
+  /** (N) log p(targets[i]); 0 on rows without a target. A view, valid until the next forward. */
+  logp: FloatArray;
+  /** (N) entropy of the next-token distribution; 0 on rows without a target. A view. */
+  entropy: FloatArray;
+}
+
+// ------------------------------------------------------------------------------------------------
+// activations kept for backward (per layer) and gradient scratch (shared by layers)
+
+interface LayerActs {
+  resid: FloatArray; // (N,C) the layer's input
+  ln1: FloatArray; // (N,C)
+  ln1Rstd: FloatArray; // (N)
+  qRaw: FloatArray; // (N,Hq,D) q_proj output
+  kRaw: FloatArray; // (N,Hkv,D)
+  qRstd: FloatArray; // (N·Hq)
+  kRstd: FloatArray; // (N·Hkv)
+  q: FloatArray; // (N,Hq,D) after RoPE
+  k: FloatArray; // (N,Hkv,D) after RoPE
+  v: FloatArray; // (N,Hkv,D)
+  att: FloatArray; // Σ Hq·L² softmax probabilities
+  y: FloatArray; // (N,Hq·D) attention output
+  resid2: FloatArray; // (N,C) after the attention residual
+  ln2: FloatArray; // (N,C)
+  ln2Rstd: FloatArray; // (N)
+  gate: FloatArray; // (N,F)
+  up: FloatArray; // (N,F)
+  h: FloatArray; // (N,F) swiglu(gate, up)
+}
+
+interface Acts {
+  n: number; // token capacity
+  attSize: number; // attention capacity (Σ Hq·L²)
+  layers: LayerActs[];
+  residF: FloatArray; // (N,C) output of the last layer
+  lnf: FloatArray; // (N,C)
+  lnfRstd: FloatArray; // (N)
+  logits: FloatArray; // (N,Vout), overwritten by dlogits in backward
+  lse: FloatArray; // (N)
+  logp: FloatArray; // (N)
+  entropy: FloatArray; // (N)
+  rows: Int32Array; // (N) input rows
+  targetRows: Int32Array; // (N) output rows, -1 for none
+  pos: Int32Array; // (N) position within its sequence
+  // forward scratch shared by layers (backward needs only the input and rstd of QK-norm)
+  qn: FloatArray; // (N,Hq,D) after q_norm, before RoPE
+  kn: FloatArray; // (N,Hkv,D)
+  // gradient scratch
+  dresid: FloatArray; // (N,C)
+  dln: FloatArray; // (N,C)
+  dy: FloatArray; // (N,Hq·D)
+  dq: FloatArray; // (N,Hq·D)
+  dqRaw: FloatArray; // (N,Hq·D)
+  dk: FloatArray; // (N,Hkv·D)
+  dkRaw: FloatArray; // (N,Hkv·D)
+  dv: FloatArray; // (N,Hkv·D)
+  dgate: FloatArray; // (N,F)
+  dup: FloatArray; // (N,F)
+  dh: FloatArray; // (N,F)
+}
+
+/** Buffers of a cached (inference) pass over R rows, B of which produce logits. */
+interface InferActs {
+  r: number;
+  b: number;
+  x: FloatArray; // (R,C)
+  ln: FloatArray; // (R,C)
+  rstd: FloatArray; // (R·Hq)
+  qRaw: FloatArray; // (R,Hq·D)
+  kRaw: FloatArray; // (R,Hkv·D)
+  qn: FloatArray; // (R,Hq·D)
+  kn: FloatArray; // (R,Hkv·D)
+  q: FloatArray; // (R,Hq·D)
+  k: FloatArray; // (R,Hkv·D)
+  v: FloatArray; // (R,Hkv·D)
+  y: FloatArray; // (R,Hq·D)
+  tmp: FloatArray; // (R,C)
+  gate: FloatArray; // (R,F)
+  up: FloatArray; // (R,F)
+  h: FloatArray; // (R,F)
+  rows: Int32Array; // (R)
+  slot: Int32Array; // (R)
+  pos: Int32Array; // (R)
+  xl: FloatArray; // (B,C) last rows
+  lnl: FloatArray; // (B,C)
+  rstdl: FloatArray; // (B)
+  logits: FloatArray; // (B,Vout)
+}
+
+// ------------------------------------------------------------------------------------------------
+// KV cache
+
+/**
+ * Keys and values of `slots` independent sequences, up to maxLen positions each.
+ * Per layer, k and v are (slots, maxLen, Hkv, D); lengths[s] is how many positions slot s holds.
+ */
+export class KVCache {
+  readonly k: FloatArray[];
+  readonly v: FloatArray[];
+  readonly lengths: Int32Array;
+
+  constructor(
+    dm: Dims,
+    dtype: DType,
+    readonly slots: number,
+    readonly maxLen: number,
+  ) {
+    const size = slots * maxLen * dm.hkv * dm.d;
+    this.k = Array.from({ length: dm.l }, () => allocFloat(dtype, size));
+    this.v = Array.from({ length: dm.l }, () => allocFloat(dtype, size));
+    this.lengths = new Int32Array(slots);
+  }
+
+  /** Empties a slot (its old keys are overwritten as the new sequence is written). */
+  reset(slot: number): void {
+    this.lengths[slot] = 0;
+  }
+
+  /**
+   * Copies slot src's positions into slot dst (dst's old content is dropped): a prompt prefilled
+   * once can seed every generation of its group.
+   */
+  copySlot(src: number, dst: number): void {
+    if (src === dst) return;
+    const len = this.lengths[src];
+    const row = this.k[0].length / (this.slots * this.maxLen); // Hkv·D
+    for (const buf of [...this.k, ...this.v]) buf.copyWithin(dst * this.maxLen * row, src * this.maxLen * row, (src * this.maxLen + len) * row);
+    this.lengths[dst] = len;
+  }
+
+  /** Keeps only the first `length` positions of a slot (e.g. to reuse a shared prompt prefix). */
+  truncate(slot: number, length: number): void {
+    if (length > this.lengths[slot]) throw new Error(`cannot truncate slot ${slot} of length ${this.lengths[slot]} to ${length}`);
+    this.lengths[slot] = length;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the model
+
+export interface ModelOptions {
+  kernels: Kernels;
+  /** float32 (default) or float64 (gradient checks; reference kernels only) */
+  dtype?: DType;
+  /** initialisation seed (default 0); ignored when params is given */
+  seed?: number;
+  /** an existing flat parameter buffer to use (not copied) */
+  params?: FloatArray;
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly dims: Dims;
+  readonly kernels: Kernels;
+  readonly dtype: DType;
+  readonly specs: ParamSpec[];
+  readonly numParams: number;
+  readonly vocab: Vocab;
+  params: ParamTensors;
+  readonly grads: ParamTensors;
+  private readonly ropeCos: FloatArray; // (maxPos, D/2)
+  private readonly ropeSin: FloatArray;
+  private acts: Acts | null = null;
+  private infer: InferActs | null = null;
+  /** the batch of the last forward, for backward */
+  private last: { n: number; cuSeqlens: Int32Array } | null = null;
+
+  constructor(config: ModelConfig, opts: ModelOptions) {
+    this.config = parseModelConfig(config);
+    this.dims = dimsOf(this.config);
+    this.kernels = opts.kernels;
+    this.dtype = opts.dtype ?? "float32";
+    this.specs = paramSpecs(this.dims);
+    this.numParams = numParamsOf(this.specs);
+    this.vocab = new Vocab(this.config);
+    let flat = opts.params;
+    if (flat) {
+      this.checkFlat(flat);
+    } else {
+      flat = allocFloat(this.dtype, this.numParams);
+      initParams(flat, this.specs, this.dims, opts.seed ?? 0);
+    }
+    this.params = pointParams(flat, this.specs, this.dims);
+    this.grads = pointParams(allocFloat(this.dtype, this.numParams), this.specs, this.dims);
+    [this.ropeCos, this.ropeSin] = ropeTables(this.dims, this.dtype);
+  }
+
+  /** Replaces the parameter buffer (refit / weight sharing): no copy, the views are re-pointed. */
+  setParams(flat: FloatArray): void {
+    this.checkFlat(flat);
+    this.params = pointParams(flat, this.specs, this.dims);
+  }
+
+  zeroGrad(): void {
+    this.grads.flat.fill(0);
+  }
+
+  private checkFlat(flat: FloatArray): void {
+    if (flat.length !== this.numParams)
+      throw new Error(`parameter buffer has ${flat.length} values; this config needs ${this.numParams}`);
+    if ((flat instanceof Float64Array) !== (this.dtype === "float64"))
+      throw new Error(`parameter buffer is a ${flat.constructor.name}; the model's dtype is ${this.dtype}`);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // training forward
+
+  /**
+   * Forward over a packed batch: log-probability and entropy of each row's target. Keeps what
+   * backward needs. The returned arrays are views into reused buffers.
+   */
+  forward(batch: PackedBatch): ForwardResult {
+    const K = this.kernels;
+    const { c, f, hq, hkv, d, vOut, qkNorm, eps } = this.dims;
+    const { tokens, targets, cuSeqlens } = batch;
+    const n = tokens.length;
+    const s = cuSeqlens.length - 1;
+    if (targets.length !== n || cuSeqlens[s] !== n || cuSeqlens[0] !== 0)
+      throw new Error(`packed batch is inconsistent: ${n} tokens, ${targets.length} targets, cuSeqlens ends at ${cuSeqlens[s]}`);
+    let attSize = 0;
+    for (let i = 0; i < s; i++) {
+      const len = cuSeqlens[i + 1] - cuSeqlens[i];
+      if (len > this.dims.maxPos)
+        throw new Error(`sequence ${i} has ${len} tokens; max_position_embeddings is ${this.dims.maxPos}`);
+      attSize += hq * len * len;
+    }
+    const a = this.ensureActs(n, attSize);
+    for (let i = 0; i < s; i++)
+      for (let t = cuSeqlens[i]; t < cuSeqlens[i + 1]; t++) a.pos[t] = t - cuSeqlens[i];
+    for (let i = 0; i < n; i++) {
+      a.rows[i] = this.vocab.inputRow(tokens[i]);
+      a.targetRows[i] = this.vocab.outputRow(targets[i]);
+    }
+    const p = this.params;
+    const qd = hq * d;
+    const kd = hkv * d;
+
+    K.embeddingForward(a.layers[0].resid, a.rows, p.embed, n, c);
+    for (let l = 0; l < this.dims.l; l++) {
+      const w = p.layers[l];
+      const la = a.layers[l];
+      const out = l + 1 < this.dims.l ? a.layers[l + 1].resid : a.residF;
+      // attention block
+      K.rmsnormForward(la.ln1, la.ln1Rstd, la.resid, w.inputNorm, n, c, eps);
+      K.matmul(la.qRaw, la.ln1, w.wq, n, qd, c, false, true, 0);
+      K.matmul(la.kRaw, la.ln1, w.wk, n, kd, c, false, true, 0);
+      K.matmul(la.v, la.ln1, w.wv, n, kd, c, false, true, 0);
+      let qIn = la.qRaw;
+      let kIn = la.kRaw;
+      if (qkNorm) {
+        K.rmsnormForward(a.qn, la.qRstd, la.qRaw, w.qNorm, n * hq, d, eps);
+        K.rmsnormForward(a.kn, la.kRstd, la.kRaw, w.kNorm, n * hkv, d, eps);
+        qIn = a.qn;
+        kIn = a.kn;
+      }
+      K.ropeForward(la.q, qIn, a.pos, this.ropeCos, this.ropeSin, n, hq, d);
+      K.ropeForward(la.k, kIn, a.pos, this.ropeCos, this.ropeSin, n, hkv, d);
+      K.attentionForward(la.y, la.att, la.q, la.k, la.v, cuSeqlens, s, hq, hkv, d);
+      K.matmul(la.resid2, la.y, w.wo, n, c, qd, false, true, 0);
+      K.add(la.resid2, la.resid2, la.resid, n * c);
+      // MLP block
+      K.rmsnormForward(la.ln2, la.ln2Rstd, la.resid2, w.postNorm, n, c, eps);
+      K.matmul(la.gate, la.ln2, w.wGate, n, f, c, false, true, 0);
+      K.matmul(la.up, la.ln2, w.wUp, n, f, c, false, true, 0);
+      K.swigluForward(la.h, la.gate, la.up, n * f);
+      K.matmul(out, la.h, w.wDown, n, c, f, false, true, 0);
+      K.add(out, out, la.resid2, n * c);
+    }
+    K.rmsnormForward(a.lnf, a.lnfRstd, a.residF, p.norm, n, c, eps);
+    K.matmul(a.logits, a.lnf, p.head, n, vOut, c, false, true, 0);
+    K.logprobForward(a.logp, a.entropy, a.lse, a.logits, a.targetRows, n, vOut);
+    this.last = { n, cuSeqlens };
+    return { logp: a.logp.subarray(0, n), entropy: a.entropy.subarray(0, n) };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // training backward
+
+  /**
+   * Backward from dL/dlogp (N) and optionally dL/dentropy (N) of the last forward; ACCUMULATES
+   * into this.grads (call zeroGrad() before the first micro-batch). Consumes the forward's logits.
+   */
+  backward(dlogp: FloatArray, dentropy: FloatArray | null = null): void {
+    if (!this.last || !this.acts) throw new Error("backward() needs a forward() first (and only one backward per forward)");
+    const K = this.kernels;
+    const { c, f, hq, hkv, d, vOut, qkNorm } = this.dims;
+    const { n, cuSeqlens } = this.last;
+    const s = cuSeqlens.length - 1;
+    const a = this.acts;
+    const p = this.params;
+    const g = this.grads;
+    const qd = hq * d;
+    const kd = hkv * d;
+    this.last = null;
+
+    // head and final norm: dlogits overwrite logits in place
+    K.logprobBackward(a.logits, dlogp, dentropy, a.logits, a.lse, a.targetRows, n, vOut);
+    K.matmul(a.dln, a.logits, p.head, n, c, vOut, false, false, 0); // dlnf (N,C) = dlogits · W
+    K.matmul(g.head, a.logits, a.lnf, vOut, c, n, true, false, 1); // dW (Vout,C) += dlogitsᵀ · lnf
+    a.dresid.fill(0, 0, n * c);
+    K.rmsnormBackward(a.dresid, g.norm, a.dln, a.residF, p.norm, a.lnfRstd, n, c);
+
+    for (let l = this.dims.l - 1; l >= 0; l--) {
+      const w = p.layers[l];
+      const gw = g.layers[l];
+      const la = a.layers[l];
+      // MLP block; in the forward pass this was: out = resid2 + h · Wdownᵀ
+      // so dresid (the gradient of out) flows unchanged into dresid2, and into h through Wdown
+      K.matmul(a.dh, a.dresid, w.wDown, n, f, c, false, false, 0);
+      K.matmul(gw.wDown, a.dresid, la.h, c, f, n, true, false, 1);
+      a.dgate.fill(0, 0, n * f);
+      a.dup.fill(0, 0, n * f);
+      K.swigluBackward(a.dgate, a.dup, a.dh, la.gate, la.up, n * f);
+      K.matmul(a.dln, a.dgate, w.wGate, n, c, f, false, false, 0);
+      K.matmul(a.dln, a.dup, w.wUp, n, c, f, false, false, 1);
+      K.matmul(gw.wGate, a.dgate, la.ln2, f, c, n, true, false, 1);
+      K.matmul(gw.wUp, a.dup, la.ln2, f, c, n, true, false, 1);
+      K.rmsnormBackward(a.dresid, gw.postNorm, a.dln, la.resid2, w.postNorm, la.ln2Rstd, n, c);
+      // attention block; in the forward pass this was: resid2 = resid + y · Woᵀ
+      K.matmul(a.dy, a.dresid, w.wo, n, qd, c, false, false, 0);
+      K.matmul(gw.wo, a.dresid, la.y, c, qd, n, true, false, 1);
+      a.dq.fill(0, 0, n * qd);
+      a.dk.fill(0, 0, n * kd);
+      a.dv.fill(0, 0, n * kd);
+      K.attentionBackward(a.dq, a.dk, a.dv, a.dy, la.q, la.k, la.v, la.att, cuSeqlens, s, hq, hkv, d);
+      K.ropeBackward(a.dq, a.dq, a.pos, this.ropeCos, this.ropeSin, n, hq, d);
+      K.ropeBackward(a.dk, a.dk, a.pos, this.ropeCos, this.ropeSin, n, hkv, d);
+      let dqRaw = a.dq;
+      let dkRaw = a.dk;
+      if (qkNorm) {
+        a.dqRaw.fill(0, 0, n * qd);
+        a.dkRaw.fill(0, 0, n * kd);
+        K.rmsnormBackward(a.dqRaw, gw.qNorm, a.dq, la.qRaw, w.qNorm, la.qRstd, n * hq, d);
+        K.rmsnormBackward(a.dkRaw, gw.kNorm, a.dk, la.kRaw, w.kNorm, la.kRstd, n * hkv, d);
+        dqRaw = a.dqRaw;
+        dkRaw = a.dkRaw;
+      }
+      K.matmul(a.dln, dqRaw, w.wq, n, c, qd, false, false, 0);
+      K.matmul(a.dln, dkRaw, w.wk, n, c, kd, false, false, 1);
+      K.matmul(a.dln, a.dv, w.wv, n, c, kd, false, false, 1);
+      K.matmul(gw.wq, dqRaw, la.ln1, qd, c, n, true, false, 1);
+      K.matmul(gw.wk, dkRaw, la.ln1, kd, c, n, true, false, 1);
+      K.matmul(gw.wv, a.dv, la.ln1, kd, c, n, true, false, 1);
+      K.rmsnormBackward(a.dresid, gw.inputNorm, a.dln, la.resid, w.inputNorm, la.ln1Rstd, n, c);
+    }
+    K.embeddingBackward(g.embed, a.dresid, a.rows, n, c);
+  }
+
+  private ensureActs(n: number, attSize: number): Acts {
+    const old = this.acts;
+    if (old && old.n >= n && old.attSize >= attSize) return old;
+    const cap = Math.max(n, old?.n ?? 0);
+    const attCap = Math.max(attSize, old?.attSize ?? 0);
+    this.acts = null; // let the old buffers go before allocating the new ones
+    const { c, f, hq, hkv, d, vOut, qkNorm } = this.dims;
+    const A = (size: number) => allocFloat(this.dtype, size);
+    const empty = A(0);
+    const layers: LayerActs[] = [];
+    for (let l = 0; l < this.dims.l; l++) {
+      layers.push({
+        resid: A(cap * c),
+        ln1: A(cap * c),
+        ln1Rstd: A(cap),
+        qRaw: A(cap * hq * d),
+        kRaw: A(cap * hkv * d),
+        qRstd: qkNorm ? A(cap * hq) : empty,
+        kRstd: qkNorm ? A(cap * hkv) : empty,
+        q: A(cap * hq * d),
+        k: A(cap * hkv * d),
+        v: A(cap * hkv * d),
+        att: A(attCap),
+        y: A(cap * hq * d),
+        resid2: A(cap * c),
+        ln2: A(cap * c),
+        ln2Rstd: A(cap),
+        gate: A(cap * f),
+        up: A(cap * f),
+        h: A(cap * f),
+      });
+    }
+    this.acts = {
+      n: cap,
+      attSize: attCap,
+      layers,
+      residF: A(cap * c),
+      lnf: A(cap * c),
+      lnfRstd: A(cap),
+      logits: A(cap * vOut),
+      lse: A(cap),
+      logp: A(cap),
+      entropy: A(cap),
+      rows: new Int32Array(cap),
+      targetRows: new Int32Array(cap),
+      pos: new Int32Array(cap),
+      qn: qkNorm ? A(cap * hq * d) : empty,
+      kn: qkNorm ? A(cap * hkv * d) : empty,
+      dresid: A(cap * c),
+      dln: A(cap * c),
+      dy: A(cap * hq * d),
+      dq: A(cap * hq * d),
+      dqRaw: qkNorm ? A(cap * hq * d) : empty,
+      dk: A(cap * hkv * d),
+      dkRaw: qkNorm ? A(cap * hkv * d) : empty,
+      dv: A(cap * hkv * d),
+      dgate: A(cap * f),
+      dup: A(cap * f),
+      dh: A(cap * f),
+    };
+    return this.acts;
+  }
+
+  /** Drops the activation buffers (they are re-allocated on the next call). */
+  releaseBuffers(): void {
+    this.acts = null;
+    this.infer = null;
+    this.last = null;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // generation: KV cache prefill and batched decode
+
+  createKVCache(slots: number, maxLen: number): KVCache {
+    if (maxLen > this.dims.maxPos)
+      throw new Error(`KV cache maxLen ${maxLen} exceeds max_position_embeddings ${this.dims.maxPos}`);
+    return new KVCache(this.dims, this.dtype, slots, maxLen);
+  }
+
+  /**
+   * Appends `tokenIds` (tokenizer ids) to cache slot `slot` and returns the logits (Vout) of the
+   * next token after the last one. Continues from what the slot already holds.
+   */
+  prefill(cache: KVCache, slot: number, tokenIds: ArrayLike<number>): FloatArray {
+    return this.prefillBatch(cache, [slot], [tokenIds]);
+  }
+
+  /**
+   * Prefills several slots at once; returns logits (B, Vout) of the next token of each, in order.
+   * Logit column r is tokenizer id vocab.rowToId[r].
+   */
+  prefillBatch(cache: KVCache, slots: ArrayLike<number>, tokenIds: ArrayLike<number>[]): FloatArray {
+    const b = slots.length;
+    let r = 0;
+    for (const t of tokenIds) {
+      if (t.length === 0) throw new Error("prefill needs at least one token per slot");
+      r += t.length;
+    }
+    const ia = this.ensureInfer(r, b);
+    const lastRows: number[] = [];
+    let o = 0;
+    for (let i = 0; i < b; i++) {
+      const slot = slots[i];
+      const ids = tokenIds[i];
+      const start = cache.lengths[slot];
+      for (let t = 0; t < ids.length; t++) {
+        ia.rows[o + t] = this.vocab.inputRow(ids[t]);
+        ia.slot[o + t] = slot;
+        ia.pos[o + t] = start + t;
+      }
+      o += ids.length;
+      lastRows.push(o - 1);
+    }
+    return this.runCached(cache, r, lastRows);
+  }
+
+  /**
+   * One decode step for B sequences at once: token tokenIds[i] is appended to slot slots[i], and
+   * the logits (B, Vout) of each slot's next token are returned (a view, valid until the next call).
+   * Logit column r is tokenizer id vocab.rowToId[r].
+   */
+  decodeStep(cache: KVCache, slots: ArrayLike<number>, tokenIds: ArrayLike<number>): FloatArray {
+    const b = slots.length;
+    if (tokenIds.length !== b) throw new Error(`decodeStep: ${b} slots but ${tokenIds.length} tokens`);
+    const ia = this.ensureInfer(b, b);
+    const lastRows: number[] = [];
+    for (let i = 0; i < b; i++) {
+      ia.rows[i] = this.vocab.inputRow(tokenIds[i]);
+      ia.slot[i] = slots[i];
+      ia.pos[i] = cache.lengths[slots[i]];
+      lastRows.push(i);
+    }
+    return this.runCached(cache, b, lastRows);
+  }
+
+  /** The shared cached pass over the R rows staged in this.infer (rows, slot, pos). */
+  private runCached(cache: KVCache, r: number, lastRows: number[]): FloatArray {
+    const K = this.kernels;
+    const { c, f, hq, hkv, d, vOut, qkNorm, eps } = this.dims;
+    const ia = this.infer!;
+    const p = this.params;
+    const qd = hq * d;
+    const kd = hkv * d;
+    const maxLen = cache.maxLen;
+    // validate, then advance each slot's length past its rows
+    const seen = new Map<number, number>();
+    for (let i = 0; i < r; i++) {
+      const slot = ia.slot[i];
+      if (slot < 0 || slot >= cache.slots) throw new Error(`cache slot ${slot} out of range (0..${cache.slots - 1})`);
+      if (ia.pos[i] >= maxLen) throw new Error(`cache slot ${slot} is full (${maxLen} positions)`);
+      const expected = seen.get(slot) ?? cache.lengths[slot];
+      if (ia.pos[i] !== expected) throw new Error(`cache slot ${slot} appears twice in one decode step`);
+      seen.set(slot, expected + 1);
+    }
+    for (const [slot, len] of seen) cache.lengths[slot] = len;
+
+    K.embeddingForward(ia.x, ia.rows, p.embed, r, c);
+    for (let l = 0; l < this.dims.l; l++) {
+      const w = p.layers[l];
+      K.rmsnormForward(ia.ln, ia.rstd, ia.x, w.inputNorm, r, c, eps);
+      K.matmul(ia.qRaw, ia.ln, w.wq, r, qd, c, false, true, 0);
+      K.matmul(ia.kRaw, ia.ln, w.wk, r, kd, c, false, true, 0);
+      K.matmul(ia.v, ia.ln, w.wv, r, kd, c, false, true, 0);
+      let qIn = ia.qRaw;
+      let kIn = ia.kRaw;
+      if (qkNorm) {
+        K.rmsnormForward(ia.qn, ia.rstd, ia.qRaw, w.qNorm, r * hq, d, eps);
+        K.rmsnormForward(ia.kn, ia.rstd, ia.kRaw, w.kNorm, r * hkv, d, eps);
+        qIn = ia.qn;
+        kIn = ia.kn;
+      }
+      K.ropeForward(ia.q, qIn, ia.pos, this.ropeCos, this.ropeSin, r, hq, d);
+      K.ropeForward(ia.k, kIn, ia.pos, this.ropeCos, this.ropeSin, r, hkv, d);
+      const kc = cache.k[l];
+      const vc = cache.v[l];
+      for (let i = 0; i < r; i++) {
+        const dst = (ia.slot[i] * maxLen + ia.pos[i]) * kd;
+        kc.set(ia.k.subarray(i * kd, (i + 1) * kd), dst);
+        vc.set(ia.v.subarray(i * kd, (i + 1) * kd), dst);
+      }
+      K.attentionCached(ia.y, ia.q, kc, vc, ia.slot, ia.pos, r, hq, hkv, d, maxLen);
+      K.matmul(ia.tmp, ia.y, w.wo, r, c, qd, false, true, 0);
+      K.add(ia.x, ia.x, ia.tmp, r * c);
+      K.rmsnormForward(ia.ln, ia.rstd, ia.x, w.postNorm, r, c, eps);
+      K.matmul(ia.gate, ia.ln, w.wGate, r, f, c, false, true, 0);
+      K.matmul(ia.up, ia.ln, w.wUp, r, f, c, false, true, 0);
+      K.swigluForward(ia.h, ia.gate, ia.up, r * f);
+      K.matmul(ia.tmp, ia.h, w.wDown, r, c, f, false, true, 0);
+      K.add(ia.x, ia.x, ia.tmp, r * c);
+    }
+    // the head only for the rows whose next token is wanted
+    const b = lastRows.length;
+    for (let i = 0; i < b; i++) ia.xl.set(ia.x.subarray(lastRows[i] * c, (lastRows[i] + 1) * c), i * c);
+    K.rmsnormForward(ia.lnl, ia.rstdl, ia.xl, p.norm, b, c, eps);
+    K.matmul(ia.logits, ia.lnl, p.head, b, vOut, c, false, true, 0);
+    return ia.logits.subarray(0, b * vOut);
+  }
+
+  private ensureInfer(r: number, b: number): InferActs {
+    const old = this.infer;
+    if (old && old.r >= r && old.b >= b) return old;
+    const R = Math.max(r, old?.r ?? 0);
+    const B = Math.max(b, old?.b ?? 0);
+    const { c, f, hq, hkv, d, vOut } = this.dims;
+    const A = (size: number) => allocFloat(this.dtype, size);
+    this.infer = {
+      r: R,
+      b: B,
+      x: A(R * c),
+      ln: A(R * c),
+      rstd: A(R * hq),
+      qRaw: A(R * hq * d),
+      kRaw: A(R * hkv * d),
+      qn: A(R * hq * d),
+      kn: A(R * hkv * d),
+      q: A(R * hq * d),
+      k: A(R * hkv * d),
+      v: A(R * hkv * d),
+      y: A(R * hq * d),
+      tmp: A(R * c),
+      gate: A(R * f),
+      up: A(R * f),
+      h: A(R * f),
+      rows: new Int32Array(R),
+      slot: new Int32Array(R),
+      pos: new Int32Array(R),
+      xl: A(B * c),
+      lnl: A(B * c),
+      rstdl: A(B),
+      logits: A(B * vOut),
+    };
+    return this.infer;
+  }
+}
+
+/**
+ * RoPE tables (maxPos, D/2), computed as Hugging Face does in float32: inv_freq = 1/theta^(2j/D),
+ * angle = pos · inv_freq, each rounded to float32 before cos/sin.
+ */
+function ropeTables(dm: Dims, dtype: DType): [FloatArray, FloatArray] {
+  const half = dm.d / 2;
+  const cos = allocFloat(dtype, dm.maxPos * half);
+  const sin = allocFloat(dtype, dm.maxPos * half);
+  const f32 = Math.fround;
+  for (let j = 0; j < half; j++) {
+    const invFreq = f32(1 / f32(Math.pow(dm.ropeTheta, f32((2 * j) / dm.d))));
+    for (let p = 0; p < dm.maxPos; p++) {
+      const ang = f32(p * invFreq);
+      cos[p * half + j] = Math.cos(ang);
+      sin[p * half + j] = Math.sin(ang);
+    }
+  }
+  return [cos, sin];
+}

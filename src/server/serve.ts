@@ -1,0 +1,106 @@
+/**
+ * `gymrl serve` as a function: an embedded engine (a checkpoint, or random weights for protocol
+ * tests) behind the OpenAI-compatible server, with the checkpoint's tokenizer or the default Qwen3.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createEmbeddedEngine, type EmbeddedEngine, type KernelPreference } from "../engine/index.ts";
+import { demoConfigFor } from "../model/default-config.ts";
+import { buildVocabMap } from "../model/vocab.ts";
+import { loadQwen3Tokenizer, loadTokenizer, type Tokenizer } from "../tokenizer/index.ts";
+import { createOpenAIServer } from "./app.ts";
+import { listen } from "./http.ts";
+import type { SamplingProfile } from "./sampling.ts";
+import { chatTokenizerFrom, qwenOutputParser } from "./tokenizer-adapter.ts";
+
+/** Qwen3 ends a turn with <|im_end|>; its generation_config also stops on <|endoftext|>. */
+const QWEN3_EXTRA_STOP_TOKENS = ["<|endoftext|>"];
+
+export interface ServeOptions {
+  /** Checkpoint directory (config.json + model.safetensors [+ tokenizer files]). */
+  modelDir?: string;
+  /** Serve freshly initialised weights (vLLM's dummy load format): for protocol tests only. */
+  randomInit?: boolean;
+  seed?: number;
+  host?: string;
+  port?: number;
+  modelName?: string;
+  apiKey?: string;
+  maxModelLen?: number;
+  slots?: number;
+  kernels?: KernelPreference;
+  samplingProfiles?: SamplingProfile[];
+  thread?: "worker" | "main";
+}
+
+export interface RunningServe {
+  baseUrl: string;
+  modelName: string;
+  engine: EmbeddedEngine;
+  tokenizer: Tokenizer;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServe> {
+  if (!opts.modelDir === !opts.randomInit) throw new Error("serve needs exactly one of modelDir and randomInit");
+  const tokenizer =
+    opts.modelDir && existsSync(join(opts.modelDir, "tokenizer.json")) ? loadTokenizer(opts.modelDir) : loadQwen3Tokenizer();
+  const stopTokenIds = stopIdsOf(tokenizer);
+  const common = {
+    maxModelLen: opts.maxModelLen,
+    slots: opts.slots,
+    kernels: opts.kernels,
+    eosTokenIds: stopTokenIds,
+    thread: opts.thread,
+  };
+  const engine = opts.modelDir
+    ? await createEmbeddedEngine({ ...common, modelDir: opts.modelDir })
+    : await createEmbeddedEngine({ ...common, config: randomInitConfig(tokenizer), seed: opts.seed ?? 0 });
+  const modelName = opts.modelName ?? (opts.modelDir ? opts.modelDir : "gymrl-random-init");
+  const server = createOpenAIServer({
+    engine,
+    tokenizer: chatTokenizerFrom(tokenizer),
+    parser: qwenOutputParser,
+    modelName,
+    stopTokenIds,
+    samplingProfiles: opts.samplingProfiles,
+    apiKey: opts.apiKey,
+  });
+  let baseUrl: string;
+  try {
+    baseUrl = await listen(server, opts.host ?? "127.0.0.1", opts.port ?? 0);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  return {
+    baseUrl,
+    modelName,
+    engine,
+    tokenizer,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await engine.close();
+    },
+  };
+}
+
+function stopIdsOf(tok: Tokenizer): number[] {
+  const ids = new Set<number>();
+  if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
+  for (const s of QWEN3_EXTRA_STOP_TOKENS) {
+    const id = tok.addedTokens.get(s);
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids];
+}
+
+/**
+ * The demo model over a compact vocabulary of the first 1024 tokenizer ids plus every added token
+ * (chat markers, <think>, <tool_call>), so random weights can still end turns and call tools.
+ */
+function randomInitConfig(tok: Tokenizer) {
+  const ids = Array.from({ length: 1024 }, (_, i) => i);
+  return demoConfigFor(buildVocabMap([...ids, ...tok.addedTokens.values()]));
+}
