@@ -21,6 +21,14 @@ export const TS_IMPLEMENTATIONS: Record<ServerType, Record<string, string>> = {
   },
   resources_servers: {
     example_single_tool_call: env("example_single_tool_call"),
+    example_multi_step: env("example_multi_step"),
+    example_session_state_mgmt: env("example_session_state_mgmt"),
+    example_tool_call_multireward: env("example_tool_call_multireward"),
+    mcqa: env("mcqa"),
+    string_match: env("string_match"),
+    math_with_judge: env("math_with_judge"),
+    arithmetic: env("arithmetic"),
+    calculator: env("calculator"),
   },
 };
 
