@@ -10,6 +10,7 @@ type Lazy = () => Promise<CommandDef<any>>;
 
 export const subCommands: Record<string, Lazy> = {
   gym: () => import("./gym.ts").then((m) => m.default),
+  rollout: () => import("./rollout.ts").then((m) => m.default),
   serve: () => import("./serve.ts").then((m) => m.default),
   sft: () => import("./sft.ts").then((m) => m.default),
 };
