@@ -92,7 +92,8 @@ describe("routing, ordering and grouping", () => {
   test("out-of-order completion: outcomes stream in completion order, groups are released whole, members in rollout order", async () => {
     // later rows answer first: task 2 finishes before task 0
     const a = await agent("a", async (row) => {
-      await sleep(10 + 40 * (2 - (row._ng_task_index as number)) + 5 * (row._ng_rollout_index as number));
+      // 250 ms between tasks: wide enough that a loaded machine cannot reorder them
+      await sleep(10 + 250 * (2 - (row._ng_task_index as number)) + 5 * (row._ng_rollout_index as number));
       return twoTurns(row);
     });
     const order: string[] = [];
