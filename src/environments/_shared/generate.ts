@@ -4,7 +4,7 @@
  * (split, n, seed, difficulty) gives the same rows on every machine.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 
 export type Split = "train" | "validation";
 
@@ -56,4 +56,29 @@ export function drawForSplit<T extends { question: string }>(split: Split, n: nu
 export function writeJsonl(path: string, rows: readonly unknown[]): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+}
+
+export interface DataFileOptions<D> {
+  dir: string;
+  seed?: number;
+  nTrain?: number;
+  nValidation?: number;
+  nDemonstrations?: number;
+  difficulty?: Partial<D>;
+}
+
+interface TaskGenerators<D> {
+  generateRows(opts: { split: Split; n: number; seed: number; difficulty?: Partial<D> }): unknown[];
+  demonstrations(opts: { split: Split; n: number; seed: number; difficulty?: Partial<D> }): unknown[];
+}
+
+/**
+ * A learnable environment's data files from a seed: train.jsonl and validation.jsonl (Gym rows)
+ * and demonstrations.jsonl (chat conversations from the train split, for the SFT warm start).
+ */
+export function writeDataFiles<D>(tasks: TaskGenerators<D>, opts: DataFileOptions<D>): void {
+  const { dir, seed = 0, nTrain = 1000, nValidation = 200, nDemonstrations = 500, difficulty } = opts;
+  writeJsonl(resolve(dir, "train.jsonl"), tasks.generateRows({ split: "train", n: nTrain, seed, difficulty }));
+  writeJsonl(resolve(dir, "validation.jsonl"), tasks.generateRows({ split: "validation", n: nValidation, seed, difficulty }));
+  writeJsonl(resolve(dir, "demonstrations.jsonl"), tasks.demonstrations({ split: "train", n: nDemonstrations, seed, difficulty }));
 }
