@@ -9,8 +9,10 @@ import type { CommandDef } from "citty";
 type Lazy = () => Promise<CommandDef<any>>;
 
 export const subCommands: Record<string, Lazy> = {
+  demo: () => import("./demo.ts").then((m) => m.default),
   gym: () => import("./gym.ts").then((m) => m.default),
   rollout: () => import("./rollout.ts").then((m) => m.default),
   serve: () => import("./serve.ts").then((m) => m.default),
   sft: () => import("./sft.ts").then((m) => m.default),
+  train: () => import("./train.ts").then((m) => m.default),
 };

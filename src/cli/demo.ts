@@ -1,0 +1,39 @@
+/**
+ * `gymrl demo` (also `npm run demo`): the main job on the embedded default: a short SFT warm start
+ * of the demo model on the calculator environment's demonstrations, then GRPO through real Gym
+ * servers (src/grpo/demo.ts). Ends with one JSON line: val_accuracy_before, val_accuracy_after,
+ * minutes, max_token_mult_prob_error, contiguity_breaks, run_dir. Extra `key=value` arguments
+ * override the GRPO recipe (e.g. `grpo.max_num_steps=10`).
+ */
+import { type CommandDef, defineCommand } from "citty";
+import { type DemoEnvironment, runDemo } from "../grpo/demo.ts";
+import { overridesOf } from "./train.ts";
+
+const demoCommand = defineCommand({
+  meta: { name: "demo", description: "SFT warm start + GRPO on the calculator environment through Gym; prints before/after validation accuracy" },
+  args: {
+    env: { type: "string", description: "calculator (default) or arithmetic" },
+    out: { type: "string", description: "run directory (default runs/demo)" },
+    config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
+    "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
+    data: { type: "string", description: "demonstration chats JSONL (default the calculator's)" },
+  },
+  async run({ args, rawArgs }) {
+    if (args.env !== undefined && args.env !== "calculator" && args.env !== "arithmetic") {
+      console.error(`--env must be calculator or arithmetic, got ${args.env}`);
+      process.exitCode = 1;
+      return;
+    }
+    const r = await runDemo({
+      env: args.env as DemoEnvironment | undefined,
+      out: args.out,
+      recipe: args.config,
+      sftConfig: args["sft-config"],
+      demonstrations: args.data,
+      overrides: overridesOf(rawArgs),
+    });
+    console.log(JSON.stringify(r));
+  },
+});
+
+export default demoCommand as unknown as CommandDef;

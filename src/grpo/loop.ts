@@ -1,0 +1,636 @@
+/**
+ * The synchronous GRPO loop over real Gym servers (NeMo RL `grpo_train` with NeMo Gym), for the
+ * embedded default: one process holds the trainer (this thread), the generation engine (a worker
+ * thread, computing on the trainer's parameter buffer), the OpenAI-compatible server over the engine,
+ * and the Gym head server; Gym's servers (simple_agent, the environment's resources server, the
+ * vllm_model proxy whose `policy_base_url` is our server) are child processes started by startGym.
+ *
+ * One step:
+ *   1. prompts: the next num_prompts_per_step rows (data.ts), each repeated num_generations times;
+ *   2. generation: every rollout through its agent's /run (rollout/stream.ts), results → token
+ *      samples with loss masks and the sampler's logprobs (rollout/trajectory.ts);
+ *   3. prev logprobs (the trainer, pre-update weights) and optional reference logprobs;
+ *   4. leave-one-out advantages per prompt group, broadcast to each rollout's generated tokens;
+ *   5. one or more optimizer steps (train_global_batch_size samples each); each step's write is
+ *      the refit: the engine pauses between decode steps, the weights change in place, the policy
+ *      version goes up by one (trainer.ts);
+ *   6. metrics (metrics.jsonl, console, plot.html), validation when due, checkpoint when due.
+ * Not here: the loss and advantages (pure functions beside this file), the servers themselves.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { join, resolve } from "node:path";
+import { stringify as toYaml } from "yaml";
+import { allocSharedParams, createEmbeddedEngine, type EmbeddedEngine } from "../engine/index.ts";
+import { startGym, type GymHandle } from "../gym/index.ts";
+import { loadCheckpoint } from "../model/checkpoint.ts";
+import { Model } from "../model/model.ts";
+import { learningRate, type LrSchedule } from "../model/optimizer.ts";
+import type { RolloutOutcome } from "../rollout/outcome.ts";
+import { expandRows, type Row } from "../rollout/rows.ts";
+import { streamRollouts } from "../rollout/stream.ts";
+import { summarize } from "../rollout/stats.ts";
+import type { TokenSample } from "../rollout/trajectory.ts";
+import { createOpenAIServer } from "../server/app.ts";
+import { listen } from "../server/http.ts";
+import { chatTokenizerFrom, qwenOutputParser } from "../server/tokenizer-adapter.ts";
+import { getKernels } from "../tensor/index.ts";
+import { loadQwen3Tokenizer, type Tokenizer } from "../tokenizer/index.ts";
+import { broadcastToTokens, clipAdvantages, groupAdvantages } from "./advantages.ts";
+import { combinedMask } from "./batch.ts";
+import { crashPoint, findLatestCheckpoint, saveRunCheckpoint, type LoopState } from "./checkpoint.ts";
+import { loadTrainPool, loadValidation, PromptStream, type PoolRow } from "./data.ts";
+import { advantageStats, baselineRewardPct, seqMultProbError } from "./metrics.ts";
+import { appendJsonl, readJsonl, summaryLine, truncateJsonl, type MetricsLine } from "./metrics-log.ts";
+import { writePlot } from "./plot.ts";
+import { lossConfigOf, type Recipe } from "./recipe.ts";
+import { EmbeddedTrainer, type TrainBatch } from "./trainer.ts";
+
+// ------------------------------------------------------------------------------------------------
+// the policy stack: trainer + engine + OpenAI server + Gym
+
+export interface PolicyStack {
+  trainer: EmbeddedTrainer;
+  /** a frozen copy of the initial weights, when the KL penalty needs reference logprobs */
+  reference: EmbeddedTrainer | null;
+  engine: EmbeddedEngine;
+  tokenizer: Tokenizer;
+  baseUrl: string;
+  gym: GymHandle;
+  /** seconds spent in refit overhead (pausing / resuming the engine) by the last commit */
+  lastRefitS: number;
+  close(): Promise<void>;
+}
+
+/** A checkpoint directory: DIR itself, or DIR/checkpoint (an `gymrl sft` run directory). */
+export function resolveCheckpointDir(dir: string): string {
+  if (existsSync(join(dir, "config.json"))) return dir;
+  if (existsSync(join(dir, "checkpoint", "config.json"))) return join(dir, "checkpoint");
+  throw new Error(`model.init ${dir}: no config.json there or in ${join(dir, "checkpoint")}`);
+}
+
+function stopIdsOf(tok: Tokenizer): number[] {
+  const ids = new Set<number>();
+  if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
+  const eot = tok.addedTokens.get("<|endoftext|>"); // Qwen3's generation_config stops on it too
+  if (eot !== undefined) ids.add(eot);
+  return [...ids];
+}
+
+export interface StackOptions {
+  /** where the weights come from: model.init, or a run checkpoint's policy/ on resume */
+  initDir: string;
+  /** Gym children's output lines (default: dropped) */
+  onGymOutput?: (server: string, line: string) => void;
+}
+
+export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Promise<PolicyStack> {
+  if (recipe.model.kernels !== "auto") process.env.GYMRL_KERNELS = recipe.model.kernels;
+  const kernels = getKernels();
+  const ck = loadCheckpoint(resolveCheckpointDir(opts.initDir), { kernels });
+  // the trainer's Model and the engine compute on one SharedArrayBuffer (colocated refit, no copy)
+  const shared = allocSharedParams(ck.model.numParams);
+  shared.set(ck.model.params.flat);
+  const model = new Model(ck.model.config, { kernels, params: shared });
+  const tokenizer = loadQwen3Tokenizer();
+  const stopTokenIds = stopIdsOf(tokenizer);
+  const engine = await createEmbeddedEngine({
+    config: ck.model.config,
+    sharedParams: shared,
+    slots: recipe.model.engine_slots,
+    maxBatchTokens: recipe.model.engine_max_batch_tokens,
+    kernels: recipe.model.kernels,
+    eosTokenIds: stopTokenIds,
+  });
+  const p = recipe.policy;
+  const stack: Partial<PolicyStack> & { lastRefitS: number } = { lastRefitS: 0 };
+  const trainer = new EmbeddedTrainer({
+    model,
+    optimizer: ck.optimizer ?? undefined,
+    adamw: { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm },
+    microBatchTokens: p.train_micro_batch_tokens,
+    // the refit: the engine parks between two decode steps while the optimizer writes in place
+    commit: async (write) => {
+      const t0 = performance.now();
+      let writeMs = 0;
+      await engine.updateWeights({
+        kind: "shared",
+        write: () => {
+          const w0 = performance.now();
+          write();
+          writeMs = performance.now() - w0;
+        },
+      });
+      stack.lastRefitS = (performance.now() - t0 - writeMs) / 1000;
+    },
+  });
+  if (ck.optimizer) Object.assign(trainer.optimizer.cfg, { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm });
+  const reference =
+    recipe.grpo.skip_reference_policy_logprobs_calculation
+      ? null
+      : new EmbeddedTrainer({ model: new Model(ck.model.config, { kernels, params: Float32Array.from(shared) }), microBatchTokens: p.train_micro_batch_tokens });
+
+  const g = p.generation;
+  const server: Server = createOpenAIServer({
+    engine,
+    tokenizer: chatTokenizerFrom(tokenizer),
+    parser: qwenOutputParser,
+    modelName: recipe.model.name,
+    stopTokenIds,
+    // refuse any request off the trainer's sampling distributions (on-policy guard)
+    samplingProfiles: [
+      { name: "train", temperature: g.temperature, topP: g.top_p },
+      { name: "validation", temperature: g.val_temperature, topP: g.val_top_p },
+    ],
+  });
+  let baseUrl: string;
+  let gym: GymHandle;
+  try {
+    baseUrl = await listen(server, "127.0.0.1", 0);
+    gym = await startGym({
+      configPaths: recipe.gym.config_paths,
+      overrides: [...recipe.gym.overrides, `+policy_base_url=${baseUrl}/v1`, "+policy_api_key=gymrl", `+policy_model_name=${recipe.model.name}`],
+      envYaml: false,
+      startupTimeoutMs: recipe.gym.startup_timeout_s * 1000,
+      onOutput: opts.onGymOutput,
+    });
+  } catch (e) {
+    server.closeAllConnections();
+    server.close();
+    await engine.close();
+    throw e;
+  }
+  return Object.assign(stack, {
+    trainer,
+    reference,
+    engine,
+    tokenizer,
+    baseUrl,
+    gym,
+    close: async () => {
+      await gym.stop();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await engine.close();
+    },
+  }) as PolicyStack;
+}
+
+// ------------------------------------------------------------------------------------------------
+// rollouts
+
+export interface Collected {
+  outcomes: RolloutOutcome[];
+  seconds: number;
+}
+
+async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepeats: number, sampling: { temperature: number; top_p: number }): Promise<Collected> {
+  const t0 = performance.now();
+  const requests = expandRows(rows, {
+    numRepeats,
+    samplingParams: { ...sampling, max_output_tokens: recipe.policy.generation.max_new_tokens },
+  });
+  const outcomes: RolloutOutcome[] = [];
+  for await (const o of streamRollouts(stack.gym.client, requests, {
+    concurrency: recipe.rollout.concurrency,
+    deadlineMs: recipe.rollout.timeout_s * 1000,
+    retries: recipe.rollout.max_retries,
+    trajectory: { onPrefixBreak: "split", maxModelLen: stack.engine.maxModelLen },
+  }))
+    outcomes.push(o);
+  // back in request order: (task, rollout)
+  outcomes.sort((a, b) => a.taskIndex - b.taskIndex || a.rolloutIndex - b.rolloutIndex);
+  return { outcomes, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Mean reward per agent and overall; a failed rollout counts as reward 0. */
+function rewardsByAgent(outcomes: RolloutOutcome[]): { mean: number; perAgent: Record<string, number> } {
+  const by = new Map<string, number[]>();
+  for (const o of outcomes) {
+    const r = o.kind === "ok" ? Number(o.result.reward ?? 0) : 0;
+    by.set(o.agent, [...(by.get(o.agent) ?? []), r]);
+  }
+  const all = [...by.values()].flat();
+  const perAgent: Record<string, number> = {};
+  for (const [a, rs] of by) perAgent[a] = rs.reduce((x, y) => x + y, 0) / rs.length;
+  return { mean: all.length ? all.reduce((x, y) => x + y, 0) / all.length : 0, perAgent };
+}
+
+export interface ValidationResult {
+  accuracy: number;
+  perAgent: Record<string, number>;
+  avgLength: number;
+  seconds: number;
+  n: number;
+}
+
+export async function validate(stack: PolicyStack, recipe: Recipe, rows: PoolRow[]): Promise<ValidationResult> {
+  const g = recipe.policy.generation;
+  const { outcomes, seconds } = await collect(stack, recipe, rows.map((r) => r.row), 1, { temperature: g.val_temperature, top_p: g.val_top_p });
+  if (recipe.run.dump_rollouts > 0) dumpRollouts(join(resolve(recipe.run.out_dir), "validation_rollouts.jsonl"), -1, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
+  const { mean, perAgent } = rewardsByAgent(outcomes);
+  const lengths = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)) : []));
+  return { accuracy: mean, perAgent, avgLength: summarize(lengths).mean, seconds, n: outcomes.length };
+}
+
+// ------------------------------------------------------------------------------------------------
+// batch assembly
+
+interface StepBatch {
+  batch: Omit<TrainBatch, "advantages" | "prevLogprobs" | "refLogprobs">;
+  samples: TokenSample[];
+  /** (S,) per-sample advantage */
+  sampleAdvantages: Float64Array;
+  rolloutRewards: number[];
+  baseline: Float64Array;
+}
+
+/** Rollouts → advantages per prompt group (one value per rollout) → packed samples. */
+function assemble(outcomes: RolloutOutcome[], recipe: Recipe): StepBatch {
+  const ok = outcomes.filter((o): o is Extract<RolloutOutcome, { kind: "ok" }> => o.kind === "ok");
+  const rewards = ok.map((o) => Number(o.result.reward ?? 0));
+  const groups = ok.map((o) => o.taskIndex);
+  const g = recipe.grpo;
+  const adv = groupAdvantages(rewards, groups, { normalizeRewards: g.normalize_rewards, leaveOneOut: g.use_leave_one_out_baseline });
+  const advantages = clipAdvantages(adv.advantages, g.advantage_clip_low, g.advantage_clip_high);
+  const samples: TokenSample[] = [];
+  const perSample: number[] = [];
+  ok.forEach((o, i) => {
+    for (const s of o.conversion.samples) {
+      if (s.tokens.length === 0) continue;
+      if (g.skip_zero_advantage_samples && advantages[i] === 0 && recipe.loss_fn.reference_policy_kl_penalty === 0) continue;
+      samples.push(s);
+      perSample.push(advantages[i]);
+    }
+  });
+  const S = samples.length;
+  const seqOffsets = new Int32Array(S + 1);
+  samples.forEach((s, i) => (seqOffsets[i + 1] = seqOffsets[i] + s.tokens.length));
+  const N = seqOffsets[S];
+  const tokens = new Int32Array(N);
+  const tokenMask = new Float64Array(N);
+  const generationLogprobs = new Float64Array(N);
+  const sampleMask = new Float64Array(S).fill(1);
+  samples.forEach((s, i) => {
+    const o = seqOffsets[i];
+    tokens.set(s.tokens, o);
+    for (let t = 0; t < s.tokens.length; t++) tokenMask[o + t] = s.lossMask[t];
+    generationLogprobs.set(s.generationLogprobs, o);
+    tokenMask[o] = 0; // a sequence's first token has no logprob
+    if (s.maskSample || s.noTrainableTokens !== null || (g.overlong_filtering && s.truncated)) sampleMask[i] = 0;
+  });
+  return {
+    batch: { tokens, seqOffsets, tokenMask, sampleMask, generationLogprobs },
+    samples,
+    sampleAdvantages: Float64Array.from(perSample),
+    rolloutRewards: rewards,
+    baseline: adv.baseline,
+  };
+}
+
+/** Samples [a, b) of a batch as their own batch. */
+function sliceBatch(b: TrainBatch, a: number, e: number): TrainBatch {
+  const t0 = b.seqOffsets[a];
+  const t1 = b.seqOffsets[e];
+  const tok = <T extends Float64Array | undefined>(x: T) => (x ? x.subarray(t0, t1) : undefined) as T;
+  const seqOffsets = new Int32Array(e - a + 1);
+  for (let s = a; s <= e; s++) seqOffsets[s - a] = b.seqOffsets[s] - t0;
+  return {
+    tokens: b.tokens.subarray(t0, t1),
+    seqOffsets,
+    tokenMask: b.tokenMask.subarray(t0, t1),
+    sampleMask: b.sampleMask.subarray(a, e),
+    generationLogprobs: b.generationLogprobs.subarray(t0, t1),
+    advantages: b.advantages.subarray(t0, t1),
+    prevLogprobs: tok(b.prevLogprobs),
+    refLogprobs: tok(b.refLogprobs),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// the run
+
+/** One run per directory: RUN/.lock holds the owner's pid; a lock whose process is gone is taken over. */
+function lockRunDir(runDir: string): () => void {
+  const path = join(runDir, ".lock");
+  if (existsSync(path)) {
+    const pid = Number(readFileSync(path, "utf8"));
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch {
+      alive = false;
+    }
+    if (alive) throw new Error(`${runDir} is in use by process ${pid} (remove ${path} if that is wrong)`);
+  }
+  writeFileSync(path, String(process.pid));
+  return () => rmSync(path, { force: true });
+}
+
+export interface GrpoRunOptions {
+  recipe: Recipe;
+  /** continue from the run directory's latest checkpoint (a fresh start when there is none) */
+  resume?: boolean;
+  /** progress lines (default stdout) */
+  log?: (line: string) => void;
+  onGymOutput?: (server: string, line: string) => void;
+  /** the stack to use instead of starting one from model.init (bench, demo); not closed by the run */
+  stack?: PolicyStack;
+}
+
+export interface GrpoRunResult {
+  runDir: string;
+  steps: number;
+  lines: MetricsLine[];
+  valAccuracyFirst: number | null;
+  valAccuracyLast: number | null;
+  maxTokenMultProbError: number;
+  contiguityBreaks: number;
+  minutes: number;
+}
+
+export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
+  const { recipe } = opts;
+  const log = opts.log ?? ((l: string) => process.stdout.write(l + "\n"));
+  const t0 = performance.now();
+  const runDir = resolve(recipe.run.out_dir);
+  mkdirSync(runDir, { recursive: true });
+  const metricsPath = join(runDir, "metrics.jsonl");
+  const promptsPath = join(runDir, "prompts.jsonl");
+  const plotPath = join(runDir, "plot.html");
+  const releaseLock = lockRunDir(runDir);
+
+  // where to start: a checkpoint of this run, or model.init
+  const found = opts.resume ? findLatestCheckpoint(runDir) : null;
+  if (opts.resume && !found) log(`resume: no checkpoint in ${runDir}; starting from model.init`);
+  if (!found) {
+    writeFileSync(metricsPath, "");
+    writeFileSync(promptsPath, "");
+  } else {
+    truncateJsonl(metricsPath, found.state.step);
+    truncateJsonl(promptsPath, found.state.step);
+    log(`resume: step ${found.state.step} from ${found.dir}`);
+  }
+  writeFileSync(join(runDir, "recipe.resolved.yaml"), toYaml(recipe));
+  const initDir = found ? found.policyDir : recipe.model.init;
+  if (!initDir && !opts.stack) throw new Error("model.init is required (a checkpoint directory, e.g. from `gymrl sft`)");
+
+  const pool = await loadTrainPool(recipe.environments);
+  const valRows = await loadValidation(recipe.environments, recipe.grpo.max_val_samples);
+  const g = recipe.grpo;
+  const stream = new PromptStream(pool, recipe.run.seed, g.max_num_epochs, found?.state.data);
+  const state: LoopState = found?.state ?? {
+    step: 0,
+    data: { epoch: 0, cursor: 0 },
+    seed: recipe.run.seed,
+    policyVersion: 0,
+    optimizerSteps: 0,
+    elapsedS: 0,
+  };
+  const elapsedBefore = state.elapsedS;
+
+  const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput }));
+  if (opts.stack && found) stack.trainer.load(found.policyDir);
+  const lossCfg = lossConfigOf(recipe);
+  const schedule: LrSchedule = {
+    lr: recipe.policy.optimizer.lr,
+    warmupSteps: recipe.policy.scheduler.warmup_steps,
+    totalSteps: Math.max(1, g.max_num_steps * Math.ceil((g.num_prompts_per_step * g.num_generations_per_prompt) / recipe.policy.train_global_batch_size)),
+    schedule: recipe.policy.scheduler.schedule,
+    minLrRatio: recipe.policy.scheduler.min_lr_ratio,
+  };
+  log(
+    `grpo: ${pool.length} train rows, ${valRows.length} validation rows, ${g.num_prompts_per_step}×${g.num_generations_per_prompt} rollouts/step, ` +
+      `${(stack.trainer.model.numParams / 1e6).toFixed(2)}M params, kernels ${stack.trainer.model.kernels.name}, run dir ${runDir}`,
+  );
+
+  const lines: MetricsLine[] = readJsonl(metricsPath);
+  let valFirst: number | null = lines.find((l) => typeof l["validation/accuracy"] === "number")?.["validation/accuracy"] as number | null ?? null;
+  let valLast: number | null = [...lines].reverse().find((l) => typeof l["validation/accuracy"] === "number")?.["validation/accuracy"] as number | null ?? null;
+  try {
+    // validation before the first step (reported as step 0)
+    if (g.val_at_start && state.step === 0 && valRows.length > 0) {
+      const v = await validate(stack, recipe, valRows);
+      const line: MetricsLine = { step: 0, ...validationMetrics(v) };
+      appendJsonl(metricsPath, line);
+      lines.push(line);
+      valFirst = v.accuracy;
+      valLast = v.accuracy;
+      log(`step 0 | val ${v.accuracy.toFixed(3)} (${v.n} rows, ${v.seconds.toFixed(1)}s)`);
+    }
+
+    while (state.step < g.max_num_steps) {
+      const stepStart = performance.now();
+      const picked = stream.take(g.num_prompts_per_step);
+      if (picked.length === 0) {
+        log(`data exhausted after ${g.max_num_epochs} epoch(s)`);
+        break;
+      }
+      const step = state.step + 1;
+      const m: MetricsLine = { step };
+
+      // 1-2. generation through Gym
+      const { outcomes, seconds: genS } = await collect(stack, recipe, picked.map((p) => p.row), g.num_generations_per_prompt, {
+        temperature: recipe.policy.generation.temperature,
+        top_p: recipe.policy.generation.top_p,
+      });
+      const sb = assemble(outcomes, recipe);
+      const S = sb.samples.length;
+      const adv = broadcastToTokens(sb.sampleAdvantages, sb.batch.seqOffsets, sb.batch.tokenMask);
+      const batch: TrainBatch = { ...sb.batch, advantages: adv };
+
+      // 3. prev and reference logprobs. With one optimizer step per rollout batch, the train
+      // step's own forward runs on the same weights and gives the same numbers: no extra pass.
+      const tLp = performance.now();
+      const numMini = Math.ceil(S / recipe.policy.train_global_batch_size);
+      if (S > 0 && (numMini > 1 || g.seq_logprob_error_threshold !== null)) batch.prevLogprobs = stack.trainer.logprobs(batch).logprobs;
+      if (S > 0 && stack.reference) batch.refLogprobs = stack.reference.logprobs(batch).logprobs;
+      if (S > 0 && batch.prevLogprobs && g.seq_logprob_error_threshold !== null) {
+        const e = seqMultProbError(batch, batch.prevLogprobs, batch.generationLogprobs);
+        for (let s = 0; s < S; s++) if (e.perSequence[s] > g.seq_logprob_error_threshold) batch.sampleMask[s] = 0;
+      }
+      const lpS = (performance.now() - tLp) / 1000;
+
+      // 4-5. optimizer steps (each one a refit of the engine)
+      const tTrain = performance.now();
+      let refitS = 0;
+      const stepMetrics: Record<string, number>[] = [];
+      const currAll = new Float64Array(batch.tokens.length);
+      for (let k = 0; k < numMini; k++) {
+        const a = k * recipe.policy.train_global_batch_size;
+        const e = Math.min(S, a + recipe.policy.train_global_batch_size);
+        const mb = sliceBatch(batch, a, e);
+        const lr = learningRate(state.optimizerSteps, schedule);
+        const r = await stack.trainer.trainStep(mb, lossCfg, { lr });
+        currAll.set(r.currLogprobs, batch.seqOffsets[a]);
+        state.optimizerSteps++;
+        refitS += stack.lastRefitS;
+        stepMetrics.push({ ...(r.metrics as unknown as Record<string, number>), gradNorm: r.gradNorm, lr });
+      }
+      const trainS = (performance.now() - tTrain) / 1000 - refitS;
+      state.policyVersion = stack.engine.policyVersion;
+      state.step = step;
+      state.data = { ...stream.position };
+
+      // 6. metrics
+      Object.assign(m, rolloutMetrics(outcomes, sb));
+      Object.assign(m, trainMetrics(stepMetrics, batch, batch.prevLogprobs ?? currAll));
+      m["train/policy_version"] = state.policyVersion;
+      const stepS = (performance.now() - stepStart) / 1000;
+      const tokens = batch.tokens.length;
+      const genTokens = sb.samples.reduce((a, s) => a + s.lossMask.reduce((x, y) => x + y, 0), 0);
+      Object.assign(m, {
+        "timing/train/generation": genS,
+        "timing/train/policy_and_reference_logprobs": lpS,
+        "timing/train/policy_training": trainS,
+        "timing/train/refit": refitS,
+        "timing/train/total_step_time": stepS,
+        "performance/tokens_per_sec": tokens / stepS,
+        "performance/generation_tokens_per_sec": genTokens / genS,
+        "performance/policy_training_tokens_per_sec": tokens / Math.max(1e-9, trainS),
+      });
+
+      // validation
+      const last = state.step >= g.max_num_steps;
+      if (valRows.length > 0 && ((g.val_period > 0 && step % g.val_period === 0) || (last && g.val_at_end))) {
+        const v = await validate(stack, recipe, valRows);
+        Object.assign(m, validationMetrics(v));
+        valFirst ??= v.accuracy;
+        valLast = v.accuracy;
+      }
+      m["timing/train/total_with_validation"] = (performance.now() - stepStart) / 1000;
+      m.elapsed_s = elapsedBefore + (performance.now() - t0) / 1000;
+      appendJsonl(metricsPath, m);
+      appendJsonl(promptsPath, { step, prompts: picked.map((p) => p.id) });
+      if (recipe.run.dump_rollouts > 0) dumpRollouts(join(runDir, "rollouts.jsonl"), step, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
+      lines.push(m);
+      writePlot(plotPath, lines, `GRPO: ${runDir}`);
+      if (step % recipe.run.log_every === 0 || last) log(summaryLine(m, g.max_num_steps));
+      crashPoint("after_step", step);
+
+      // checkpoint
+      if (recipe.checkpointing.enabled && (step % recipe.checkpointing.save_period === 0 || last)) {
+        const tCk = performance.now();
+        state.elapsedS = elapsedBefore + (performance.now() - t0) / 1000;
+        saveRunCheckpoint(runDir, stack.trainer, state, recipe.checkpointing.keep);
+        m["timing/train/checkpointing"] = (performance.now() - tCk) / 1000;
+      }
+    }
+  } finally {
+    if (!opts.stack) await stack.close();
+    releaseLock();
+  }
+  writePlot(plotPath, lines, `GRPO: ${runDir}`);
+  const nums = (k: string) => lines.flatMap((l) => (typeof l[k] === "number" ? [l[k] as number] : []));
+  return {
+    runDir,
+    steps: state.step,
+    lines,
+    valAccuracyFirst: valFirst,
+    valAccuracyLast: valLast,
+    maxTokenMultProbError: Math.max(0, ...nums("train/token_mult_prob_error")),
+    contiguityBreaks: nums("train/contiguity_breaks").reduce((a, b) => a + b, 0),
+    minutes: (performance.now() - t0) / 60000,
+  };
+}
+
+/** Gym results for a person to read: the output items without their token fields. */
+function dumpRollouts(path: string, step: number, outcomes: RolloutOutcome[], tok?: Tokenizer): void {
+  const TOKEN_FIELDS = new Set(["prompt_token_ids", "generation_token_ids", "generation_log_probs"]);
+  for (const o of outcomes) {
+    if (o.kind !== "ok") {
+      appendJsonl(path, { step, task: o.taskIndex, rollout: o.rolloutIndex, failed: o.errorClass, message: o.message });
+      continue;
+    }
+    const response = o.result.response as { output?: Record<string, unknown>[] } | undefined;
+    const output = (response?.output ?? []).map((it) => Object.fromEntries(Object.entries(it).filter(([k]) => !TOKEN_FIELDS.has(k))));
+    // the first model call's prompt as the engine saw it: template drift shows here
+    const first = (response?.output ?? []).find((it) => Array.isArray(it.prompt_token_ids));
+    const prompt = tok && first ? tok.decode(first.prompt_token_ids as number[]) : undefined;
+    appendJsonl(path, { step, task: o.taskIndex, rollout: o.rolloutIndex, reward: o.result.reward, output, ...(prompt !== undefined ? { prompt } : {}) });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// metric groups
+
+function validationMetrics(v: ValidationResult): MetricsLine {
+  const m: MetricsLine = {
+    "validation/accuracy": v.accuracy,
+    "validation/avg_length": v.avgLength,
+    "validation/num_samples": v.n,
+    "timing/validation/total": v.seconds,
+  };
+  for (const [agent, acc] of Object.entries(v.perAgent)) m[`validation/${agent}/accuracy`] = acc;
+  return m;
+}
+
+function rolloutMetrics(outcomes: RolloutOutcome[], sb: StepBatch): MetricsLine {
+  const ok = outcomes.filter((o): o is Extract<RolloutOutcome, { kind: "ok" }> => o.kind === "ok");
+  const { mean, perAgent } = rewardsByAgent(outcomes);
+  const samples = ok.flatMap((o) => o.conversion.samples);
+  const turns = summarize(samples.map((s) => s.turns));
+  const total = summarize(samples.map((s) => s.tokens.length));
+  const gen = summarize(samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)));
+  const breaks = ok.reduce((a, o) => a + o.conversion.breaks.length, 0);
+  const pct = baselineRewardPct(sb.baseline);
+  const m: MetricsLine = {
+    "train/reward": mean,
+    "train/num_rollouts": outcomes.length,
+    "train/failed_rollouts": outcomes.length - ok.length,
+    "train/num_samples": samples.length,
+    "train/num_trained_samples": sb.samples.length,
+    "train/turns_per_sample/mean": turns.mean,
+    "train/turns_per_sample/max": turns.max,
+    "train/total_tokens_per_sample/mean": total.mean,
+    "train/gen_tokens_per_sample/mean": gen.mean,
+    "train/total_num_tokens": samples.reduce((a, s) => a + s.tokens.length, 0),
+    "train/truncation_rate": samples.length ? samples.filter((s) => s.truncated).length / samples.length : 0,
+    "train/contiguity_breaks": breaks,
+    "train/baseline_reward/pct_0": pct.pct0,
+    "train/baseline_reward/pct_1": pct.pct1,
+    "train/baseline_reward/pct_mixed": pct.pctMixed,
+  };
+  for (const [agent, r] of Object.entries(perAgent)) m[`train/${agent}/reward`] = r;
+  const failures = new Map<string, number>();
+  for (const o of outcomes) if (o.kind === "failed") failures.set(o.errorClass, (failures.get(o.errorClass) ?? 0) + 1);
+  for (const [cls, n] of failures) m[`train/failed_rollouts/${cls}`] = n;
+  return m;
+}
+
+function trainMetrics(steps: Record<string, number>[], batch: TrainBatch, prev: Float64Array): MetricsLine {
+  const m: MetricsLine = {};
+  if (steps.length === 0) return m;
+  const mean = (k: string) => steps.reduce((a, s) => a + (s[k] ?? 0), 0) / steps.length;
+  const key: Record<string, string> = {
+    loss: "train/loss",
+    probsRatio: "train/probs_ratio",
+    probsRatioClamped: "train/probs_ratio_clamped",
+    clipFraction: "train/clip_fraction",
+    klPenalty: "train/kl_penalty",
+    tokenMultProbError: "train/token_mult_prob_error",
+    genKlError: "train/gen_kl_error",
+    policyKlError: "train/policy_kl_error",
+    jsDivergenceError: "train/js_divergence_error",
+    samplingImportanceRatio: "train/sampling_importance_ratio",
+    isRatioMean: "train/is_ratio/mean",
+    approxEntropy: "train/approx_entropy",
+    entropy: "train/entropy",
+    gradNorm: "train/grad_norm",
+    lr: "train/lr",
+  };
+  for (const [k, name] of Object.entries(key)) m[name] = mean(k);
+  m["train/probs_ratio_min"] = Math.min(...steps.map((s) => s.probsRatioMin));
+  m["train/probs_ratio_max"] = Math.max(...steps.map((s) => s.probsRatioMax));
+  m["train/is_ratio/min"] = Math.min(...steps.map((s) => s.isRatioMin));
+  m["train/is_ratio/max"] = Math.max(...steps.map((s) => s.isRatioMax));
+  m["train/num_optimizer_steps"] = steps.length;
+  const mask = combinedMask(batch);
+  const a = advantageStats(batch.advantages, mask);
+  Object.assign(m, { "train/advantages/mean": a.mean, "train/advantages/min": a.min, "train/advantages/max": a.max, "train/advantages/sum": a.sum });
+  const e = seqMultProbError(batch, prev, batch.generationLogprobs);
+  m["train/max_seq_mult_prob_error"] = e.max;
+  m["train/global_valid_toks"] = mask.reduce((x, y) => x + y, 0);
+  return m;
+}
