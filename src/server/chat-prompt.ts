@@ -47,14 +47,14 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
   const render = (msgs: readonly ChatMessageWire[], addGenerationPrompt: boolean) =>
     tok.renderChat({ messages: msgs, tools, addGenerationPrompt, templateKwargs });
 
-  const template = tok.encode(render(messages, req.addGenerationPrompt));
+  const text = render(messages, req.addGenerationPrompt);
   let prefix: number[] | null;
   try {
     prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(messages);
   } catch (e) {
     throw badRequest((e as Error).message, "messages");
   }
-  if (!prefix || prefix.length === 0) return { promptTokenIds: template, spliced: false };
+  if (!prefix || prefix.length === 0) return { promptTokenIds: tok.encode(text), spliced: false };
 
   checkIds(prefix, tok.vocabSize);
   let lastAssistant = -1;
@@ -66,13 +66,36 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
   }
   // Only the history's EOS count matters to the splice: count it in the text, no second encode.
   const templatePrefix = render(lastAssistant >= 0 ? messages.slice(0, lastAssistant + 1) : messages, false);
-  const eosInPrefix = templatePrefix.split(tok.eosToken).length - 1;
+  const eosInPrefix = countOccurrences(templatePrefix, tok.eosToken);
   try {
-    return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, template, tok.eosTokenId), spliced: true };
+    // The EOS is a special token, so the text splits there before BPE: encoding the text from the
+    // N-th EOS on gives exactly the template's ids from that EOS on, and the history (which grows
+    // with every turn) is never encoded at all.
+    const cut = indexOfNth(text, tok.eosToken, eosInPrefix);
+    if (cut >= 0 && eosInPrefix > 0) {
+      const rest = tok.encode(text.slice(cut));
+      if (rest[0] === tok.eosTokenId) return { promptTokenIds: spliceAtEosCount(prefix, 1, rest, tok.eosTokenId), spliced: true };
+    }
+    // Not the shape above (e.g. no EOS where expected): the general path, which explains failures.
+    return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, tok.encode(text), tok.eosTokenId), spliced: true };
   } catch (e) {
     if (e instanceof PrefixSpliceError) throw badRequest(e.message, "messages");
     throw e;
   }
+}
+
+function countOccurrences(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+/** Index of the n-th (1-based) occurrence of needle in text, or -1. */
+function indexOfNth(text: string, needle: string, n: number): number {
+  let at = -1;
+  for (let k = 0; k < n; k++) {
+    at = text.indexOf(needle, at + 1);
+    if (at < 0) return -1;
+  }
+  return at;
 }
 
 function checkIds(ids: readonly number[], vocabSize: number): void {

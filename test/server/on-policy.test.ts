@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { replacePrefixTokens } from "../../src/server/prefix-splice.ts";
 import { loadQwen3Tokenizer, renderChat, type ChatMessage } from "../../src/tokenizer/index.ts";
 import { QWEN_EOS, startTestServer, type RunningServer } from "../support/openai-server.ts";
 import { ScriptedEngine } from "../support/scripted-engine.ts";
@@ -174,7 +175,19 @@ describe("multi-turn prompts extend each other exactly", () => {
             else gen = [...gen, QWEN_EOS];
             const a = await call(messages, gen, extra);
             const prompt = a.prompt_token_ids;
-            if (prev) expect(isPrefix(prev, prompt), `turn ${i} does not extend the previous prompt + generation`).toBe(true);
+            if (prev) {
+              expect(isPrefix(prev, prompt), `turn ${i} does not extend the previous prompt + generation`).toBe(true);
+              // The server encodes only the text after the splice point; the reference rule
+              // (NeMo RL's replace_prefix_tokens over whole encodings) must give the same ids.
+              const lastAssistant = messages.map((m) => m.role).lastIndexOf("assistant");
+              const reference = replacePrefixTokens(
+                prev,
+                templated(messages.slice(0, lastAssistant + 1) as unknown as ChatMessage[], false, [calcTool]),
+                templated(messages as unknown as ChatMessage[], true, [calcTool]),
+                QWEN_EOS,
+              );
+              expect(prompt).toEqual(reference);
+            }
             prev = [...prompt, ...a.generation_token_ids];
             messages.push(a);
             const calls = a.tool_calls as Array<{ id: string }> | undefined;
