@@ -6,12 +6,25 @@
  * calls (out == inp) stay vectorised, and declares the float reductions. exp is a branch-free
  * Cephes-style polynomial (fexp) that vectorises, accurate to about 2 ulp. Attention uses OpenBLAS
  * sgemm per (sequence, head) for its two matmuls and C loops for the causal softmax between them.
+ *
+ * Threads: attention, and large rmsnorm-forward, swiglu, logprob and adamw calls, split their work
+ * over as many threads as OpenBLAS is set to use (setThreads), spawned per call; during attention OpenBLAS itself runs single-threaded,
+ * because its threading of these small per-head matmuls costs more than it gains (measured 1.7×
+ * slower than one thread on 2 cores, while one (sequence, kv head) pair per thread is ~1.6× faster).
  */
 #include "fused.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* OpenBLAS extensions (declared again so that a non-OpenBLAS cblas.h still compiles). */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 
 // ----------------------------------------------------------------------------
 // exp
@@ -40,6 +53,92 @@ static inline float fexp(float x) {
   y = x < -87.0f ? 0.0f : y;
   y = x > 88.0f ? INFINITY : y;
   return y;
+}
+
+// ----------------------------------------------------------------------------
+// threads
+
+#define MAX_WORKERS 16
+
+typedef struct {
+  unit_fn fn;
+  const void* ctx;
+  int units;
+  atomic_int next;
+} Job;
+
+typedef struct {
+  Job* job;
+  float* scratch;
+} Worker;
+
+static void* run_units(void* p) {
+  Worker* w = p;
+  for (int u; (u = atomic_fetch_add(&w->job->next, 1)) < w->job->units;)
+    w->job->fn(w->job->ctx, u, w->scratch);
+  return NULL;
+}
+
+int parallel_units(unit_fn fn, const void* ctx, int units, size_t scratch_len, bool blas) {
+  if (units <= 0) return 0;
+  const int blas_threads = openblas_get_num_threads();
+  int nt = blas_threads < units ? blas_threads : units;
+  if (nt > MAX_WORKERS) nt = MAX_WORKERS;
+  if (nt < 1) nt = 1;
+  float* scratch = NULL;
+  if (scratch_len > 0) {
+    scratch = malloc(sizeof(float) * scratch_len * (size_t)nt);
+    if (!scratch) return -1;
+  }
+  Job job = {.fn = fn, .ctx = ctx, .units = units};
+  atomic_init(&job.next, 0);
+  Worker w[MAX_WORKERS];
+  pthread_t th[MAX_WORKERS];
+  bool started[MAX_WORKERS] = {false};
+  // each thread runs its own single-threaded sgemm calls; restore the caller's setting after
+  if (blas && nt > 1) openblas_set_num_threads(1);
+  for (int t = 0; t < nt; t++) w[t] = (Worker){.job = &job, .scratch = scratch ? scratch + scratch_len * t : NULL};
+  for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, run_units, &w[t]) == 0;
+  run_units(&w[0]);  // the caller works too; units a failed thread would have taken are left to it
+  for (int t = 1; t < nt; t++)
+    if (started[t]) pthread_join(th[t], NULL);
+  if (blas && nt > 1) openblas_set_num_threads(blas_threads);
+  free(scratch);
+  return 0;
+}
+
+/* A loop over [0, n) cut into chunks, one parallel unit each. */
+typedef void (*range_fn)(const void* args, int64_t lo, int64_t hi);
+typedef struct {
+  range_fn fn;
+  const void* args;
+  int64_t n, chunk;
+} Chunks;
+
+static void chunk_unit(const void* ctx, int unit, float* scratch) {
+  const Chunks* c = ctx;
+  (void)scratch;
+  int64_t lo = unit * c->chunk, hi = lo + c->chunk < c->n ? lo + c->chunk : c->n;
+  c->fn(c->args, lo, hi);
+}
+
+/* Below this many element-operations a loop stays on the calling thread (a thread costs ~20 µs). */
+#define PARALLEL_MIN_WORK (1 << 17)
+
+/* Runs fn over [0, n), where each index costs about `cost` element-operations: on the calling
+   thread for small loops, else in chunks on up to openblas_get_num_threads() threads. */
+static void parallel_range(range_fn fn, const void* args, int64_t n, int64_t cost) {
+  int64_t work = n * cost;
+  if (work < 2 * PARALLEL_MIN_WORK || openblas_get_num_threads() < 2) {
+    fn(args, 0, n);
+    return;
+  }
+  int64_t units = work / PARALLEL_MIN_WORK;
+  if (units > 64) units = 64;
+  if (units > n) units = n;
+  int64_t chunk = (n + units - 1) / units;
+  Chunks c = {.fn = fn, .args = args, .n = n, .chunk = chunk};
+  parallel_units(chunk_unit, &c, (int)((n + chunk - 1) / chunk), 0, false);
 }
 
 // ----------------------------------------------------------------------------
@@ -76,19 +175,34 @@ void embedding_backward(float* dwte, const float* dout, const int32_t* ids, int 
 // ----------------------------------------------------------------------------
 // RMSNorm
 
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int n, int c,
-                     float eps) {
-  for (int i = 0; i < n; i++) {
-    const float* x = inp + (int64_t)i * c;
-    float* o = out + (int64_t)i * c;
+typedef struct {
+  float *out, *rstd;
+  const float *inp, *w;
+  int c;
+  float eps;
+} Rmsnorm;
+
+static void rmsnorm_forward_range(const void* args, int64_t lo, int64_t hi) {
+  const Rmsnorm* x = args;
+  const int c = x->c;
+  const float* w = x->w;
+  for (int64_t i = lo; i < hi; i++) {
+    const float* in = x->inp + i * c;
+    float* o = x->out + i * c;
     double ss = 0.0;
 #pragma omp simd reduction(+ : ss)
-    for (int j = 0; j < c; j++) ss += (double)x[j] * (double)x[j];
-    float r = (float)(1.0 / sqrt(ss / c + (double)eps));
-    rstd[i] = r;
+    for (int j = 0; j < c; j++) ss += (double)in[j] * (double)in[j];
+    float r = (float)(1.0 / sqrt(ss / c + (double)x->eps));
+    x->rstd[i] = r;
 #pragma omp simd
-    for (int j = 0; j < c; j++) o[j] = x[j] * r * w[j];
+    for (int j = 0; j < c; j++) o[j] = in[j] * r * w[j];
   }
+}
+
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int n, int c,
+                     float eps) {
+  Rmsnorm x = {.out = out, .rstd = rstd, .inp = inp, .w = w, .c = c, .eps = eps};
+  parallel_range(rmsnorm_forward_range, &x, n, c);
 }
 
 void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
@@ -180,91 +294,130 @@ static void softmax_row(float* row, int len) {
 #define ATT_BLOCK 64
 #endif
 
-void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
-                       const int32_t* cu_seqlens, int s, int hq, int hkv, int d) {
+/* One attention call's arguments; a work unit is one (sequence, kv head) pair, which owns the
+   rows of its sequence in out/dq (for its query heads) and in dk/dv (for its kv head). */
+typedef struct {
+  float *out, *att, *dq, *dk, *dv;
+  const float *q, *k, *v, *dout, *att_in;
+  const int32_t* cu_seqlens;
+  const int64_t* att_off;  // (S) offset of each sequence's (Hq,L,L) block
+  int s, hq, hkv, d;
+} Attn;
+
+static void attention_forward_unit(const void* ctx, int unit, float* scratch) {
+  const Attn* x = ctx;
+  (void)scratch;
+  const int sq = unit / x->hkv, kvh = unit % x->hkv;
+  const int d = x->d, group = x->hq / x->hkv;
+  const int ldq = x->hq * d, ldk = x->hkv * d;
   const float scale = (float)(1.0 / sqrt((double)d));
-  const int group = hq / hkv;
-  const int ldq = hq * d, ldk = hkv * d;
-  int64_t off = 0;
-  for (int sq = 0; sq < s; sq++) {
-    const int64_t start = cu_seqlens[sq];
-    const int len = cu_seqlens[sq + 1] - cu_seqlens[sq];
-    if (len == 0) continue;
-    for (int h = 0; h < hq; h++) {
-      const int kvh = h / group;
-      const float* qh = q + start * ldq + (int64_t)h * d;  // (L,D), row stride Hq·D
-      const float* kh = k + start * ldk + (int64_t)kvh * d;  // (L,D), row stride Hkv·D
-      const float* vh = v + start * ldk + (int64_t)kvh * d;
-      float* oh = out + start * ldq + (int64_t)h * d;
-      float* a = att + off + (int64_t)h * len * len;  // (L,L)
-      for (int r0 = 0; r0 < len; r0 += ATT_BLOCK) {
-        const int rb = len - r0 < ATT_BLOCK ? len - r0 : ATT_BLOCK;
-        const int cols = r0 + rb;
-        float* ab = a + (int64_t)r0 * len;  // rows r0..r0+rb of att, row stride L
-        // scores[r0:r0+rb, 0:cols] = scale · Q[r0:r0+rb] · K[0:cols]ᵀ
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, cols, d, scale, qh + (int64_t)r0 * ldq,
-                    ldq, kh, ldk, 0.0f, ab, len);
-        for (int t = r0; t < cols; t++) {
-          float* row = a + (int64_t)t * len;
-          softmax_row(row, t + 1);
-          memset(row + t + 1, 0, sizeof(float) * (len - t - 1));
-        }
-        // out[r0:r0+rb] = att[r0:r0+rb, 0:cols] · V[0:cols]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, cols, 1.0f, ab, len, vh, ldk,
-                    0.0f, oh + (int64_t)r0 * ldq, ldq);
+  const int64_t start = x->cu_seqlens[sq];
+  const int len = x->cu_seqlens[sq + 1] - x->cu_seqlens[sq];
+  const float* kh = x->k + start * ldk + (int64_t)kvh * d;  // (L,D), row stride Hkv·D
+  const float* vh = x->v + start * ldk + (int64_t)kvh * d;
+  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    const float* qh = x->q + start * ldq + (int64_t)h * d;  // (L,D), row stride Hq·D
+    float* oh = x->out + start * ldq + (int64_t)h * d;
+    float* a = x->att + x->att_off[sq] + (int64_t)h * len * len;  // (L,L)
+    for (int r0 = 0; r0 < len; r0 += ATT_BLOCK) {
+      const int rb = len - r0 < ATT_BLOCK ? len - r0 : ATT_BLOCK;
+      const int cols = r0 + rb;
+      float* ab = a + (int64_t)r0 * len;  // rows r0..r0+rb of att, row stride L
+      // scores[r0:r0+rb, 0:cols] = scale · Q[r0:r0+rb] · K[0:cols]ᵀ
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, cols, d, scale, qh + (int64_t)r0 * ldq,
+                  ldq, kh, ldk, 0.0f, ab, len);
+      for (int t = r0; t < cols; t++) {
+        float* row = a + (int64_t)t * len;
+        softmax_row(row, t + 1);
+        memset(row + t + 1, 0, sizeof(float) * (len - t - 1));
       }
+      // out[r0:r0+rb] = att[r0:r0+rb, 0:cols] · V[0:cols]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, cols, 1.0f, ab, len, vh, ldk,
+                  0.0f, oh + (int64_t)r0 * ldq, ldq);
     }
-    off += (int64_t)hq * len * len;
   }
 }
 
-void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                        const float* k, const float* v, const float* att,
-                        const int32_t* cu_seqlens, int s, int hq, int hkv, int d, float* scratch) {
+static void attention_backward_unit(const void* ctx, int unit, float* scratch) {
+  const Attn* x = ctx;
+  const int sq = unit / x->hkv, kvh = unit % x->hkv;
+  const int d = x->d, group = x->hq / x->hkv;
+  const int ldq = x->hq * d, ldk = x->hkv * d;
   const float scale = (float)(1.0 / sqrt((double)d));
-  const int group = hq / hkv;
-  const int ldq = hq * d, ldk = hkv * d;
-  int64_t off = 0;
-  for (int sq = 0; sq < s; sq++) {
-    const int64_t start = cu_seqlens[sq];
-    const int len = cu_seqlens[sq + 1] - cu_seqlens[sq];
-    if (len == 0) continue;
-    for (int h = 0; h < hq; h++) {
-      const int kvh = h / group;
-      const int64_t qo = start * ldq + (int64_t)h * d, ko = start * ldk + (int64_t)kvh * d;
-      const float* a = att + off + (int64_t)h * len * len;  // (L,L), zero above the diagonal
-      for (int r0 = 0; r0 < len; r0 += ATT_BLOCK) {
-        const int rb = len - r0 < ATT_BLOCK ? len - r0 : ATT_BLOCK;
-        const int cols = r0 + rb;
-        const float* ab = a + (int64_t)r0 * len;  // att rows r0..r0+rb, row stride L
-        float* ds = scratch;                       // (rb, cols) with row stride L: datt, then dscores
-        const float* gb = dout + qo + (int64_t)r0 * ldq;
-        // in the forward pass this was: out = att · V
-        // so: datt = dout · Vᵀ and dV += attᵀ · dout
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, cols, d, 1.0f, gb, ldq, v + ko, ldk,
-                    0.0f, ds, len);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, d, rb, 1.0f, ab, len, gb, ldq,
-                    1.0f, dv + ko, ldk);
-        // softmax backward: dscore = att · (datt − Σ att·datt), times scale (score = scale · q·k)
-        for (int t = r0; t < cols; t++) {
-          const float* ar = a + (int64_t)t * len;
-          float* dr = ds + (int64_t)(t - r0) * len;
-          float pd = 0.0f;
+  const int64_t start = x->cu_seqlens[sq];
+  const int len = x->cu_seqlens[sq + 1] - x->cu_seqlens[sq];
+  const int64_t ko = start * ldk + (int64_t)kvh * d;
+  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    const int64_t qo = start * ldq + (int64_t)h * d;
+    const float* a = x->att_in + x->att_off[sq] + (int64_t)h * len * len;  // (L,L), 0 above diagonal
+    for (int r0 = 0; r0 < len; r0 += ATT_BLOCK) {
+      const int rb = len - r0 < ATT_BLOCK ? len - r0 : ATT_BLOCK;
+      const int cols = r0 + rb;
+      const float* ab = a + (int64_t)r0 * len;  // att rows r0..r0+rb, row stride L
+      float* ds = scratch;                       // (rb, cols) with row stride L: datt, then dscores
+      const float* gb = x->dout + qo + (int64_t)r0 * ldq;
+      // in the forward pass this was: out = att · V
+      // so: datt = dout · Vᵀ and dV += attᵀ · dout
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, cols, d, 1.0f, gb, ldq, x->v + ko, ldk,
+                  0.0f, ds, len);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, d, rb, 1.0f, ab, len, gb, ldq, 1.0f,
+                  x->dv + ko, ldk);
+      // softmax backward: dscore = att · (datt − Σ att·datt), times scale (score = scale · q·k)
+      for (int t = r0; t < cols; t++) {
+        const float* ar = a + (int64_t)t * len;
+        float* dr = ds + (int64_t)(t - r0) * len;
+        float pd = 0.0f;
 #pragma omp simd reduction(+ : pd)
-          for (int j = 0; j <= t; j++) pd += ar[j] * dr[j];
+        for (int j = 0; j <= t; j++) pd += ar[j] * dr[j];
 #pragma omp simd
-          for (int j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - pd) * scale;
-          memset(dr + t + 1, 0, sizeof(float) * (cols - t - 1));
-        }
-        // dQ[r0:r0+rb] += dscores · K[0:cols] ; dK[0:cols] += dscoresᵀ · Q[r0:r0+rb]
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, cols, 1.0f, ds, len, k + ko,
-                    ldk, 1.0f, dq + qo + (int64_t)r0 * ldq, ldq);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, d, rb, 1.0f, ds, len,
-                    q + qo + (int64_t)r0 * ldq, ldq, 1.0f, dk + ko, ldk);
+        for (int j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - pd) * scale;
+        memset(dr + t + 1, 0, sizeof(float) * (cols - t - 1));
       }
+      // dQ[r0:r0+rb] += dscores · K[0:cols] ; dK[0:cols] += dscoresᵀ · Q[r0:r0+rb]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, cols, 1.0f, ds, len, x->k + ko,
+                  ldk, 1.0f, x->dq + qo + (int64_t)r0 * ldq, ldq);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, d, rb, 1.0f, ds, len,
+                  x->q + qo + (int64_t)r0 * ldq, ldq, 1.0f, x->dk + ko, ldk);
     }
-    off += (int64_t)hq * len * len;
   }
+}
+
+/* Fills x->att_off (caller frees) and returns the longest sequence, or -1 when out of memory. */
+static int attn_offsets(Attn* x) {
+  int64_t* off = malloc(sizeof(int64_t) * (size_t)(x->s > 0 ? x->s : 1));
+  if (!off) return -1;
+  int64_t o = 0;
+  int max_len = 0;
+  for (int i = 0; i < x->s; i++) {
+    int len = x->cu_seqlens[i + 1] - x->cu_seqlens[i];
+    off[i] = o;
+    o += (int64_t)x->hq * len * len;
+    if (len > max_len) max_len = len;
+  }
+  x->att_off = off;
+  return max_len;
+}
+
+int attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
+                      const int32_t* cu_seqlens, int s, int hq, int hkv, int d) {
+  Attn x = {.out = out, .att = att, .q = q, .k = k, .v = v, .cu_seqlens = cu_seqlens, .s = s,
+            .hq = hq, .hkv = hkv, .d = d};
+  if (attn_offsets(&x) < 0) return -1;
+  int rc = parallel_units(attention_forward_unit, &x, s * hkv, 0, true);
+  free((void*)x.att_off);
+  return rc;
+}
+
+int attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                       const float* k, const float* v, const float* att, const int32_t* cu_seqlens,
+                       int s, int hq, int hkv, int d) {
+  Attn x = {.dq = dq, .dk = dk, .dv = dv, .dout = dout, .q = q, .k = k, .v = v, .att_in = att,
+            .cu_seqlens = cu_seqlens, .s = s, .hq = hq, .hkv = hkv, .d = d};
+  int max_len = attn_offsets(&x);
+  if (max_len < 0) return -1;
+  int rc = parallel_units(attention_backward_unit, &x, s * hkv, (size_t)ATT_BLOCK * max_len, true);
+  free((void*)x.att_off);
+  return rc;
 }
 
 void attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
@@ -301,19 +454,29 @@ void attention_cached(float* out, const float* q, const float* k_cache, const fl
 // ----------------------------------------------------------------------------
 // SwiGLU
 
-void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
+typedef struct {
+  float *out, *dgate, *dup;
+  const float *gate, *up, *dout;
+} Swiglu;
+
+static void swiglu_forward_range(const void* args, int64_t lo, int64_t hi) {
+  const Swiglu* x = args;
+  float* out = x->out;
+  const float *gate = x->gate, *up = x->up;
 #pragma omp simd
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     float g = gate[i];
     out[i] = g / (1.0f + fexp(-g)) * up[i];
   }
 }
 
-void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
-                     const float* up, int64_t n) {
+static void swiglu_backward_range(const void* args, int64_t lo, int64_t hi) {
+  const Swiglu* x = args;
+  float *dgate = x->dgate, *dup = x->dup;
+  const float *dout = x->dout, *gate = x->gate, *up = x->up;
   // in the forward pass this was: out = g·σ(g)·up ; d/dg [g·σ(g)] = σ(g)·(1 + g·(1 − σ(g)))
 #pragma omp simd
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     float g = gate[i];
     float sg = 1.0f / (1.0f + fexp(-g));
     dgate[i] += dout[i] * up[i] * sg * (1.0f + g * (1.0f - sg));
@@ -321,12 +484,34 @@ void swiglu_backward(float* dgate, float* dup, const float* dout, const float* g
   }
 }
 
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
+  Swiglu x = {.out = out, .gate = gate, .up = up};
+  parallel_range(swiglu_forward_range, &x, n, 1);
+}
+
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
+                     const float* up, int64_t n) {
+  Swiglu x = {.dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up};
+  parallel_range(swiglu_backward_range, &x, n, 1);
+}
+
 // ----------------------------------------------------------------------------
 // log-probabilities and entropy
 
-void logprob_forward(float* logp, float* entropy, float* lse, const float* logits,
-                     const int32_t* targets, int n, int v) {
-  for (int i = 0; i < n; i++) {
+typedef struct {
+  float *logp, *entropy, *lse, *dlogits;
+  const float *logits, *dlogp, *dentropy, *lse_in;
+  const int32_t* targets;
+  int v;
+} Logprob;
+
+static void logprob_forward_range(const void* args, int64_t lo, int64_t hi) {
+  const Logprob* x = args;
+  float *logp = x->logp, *entropy = x->entropy, *lse = x->lse;
+  const float* logits = x->logits;
+  const int32_t* targets = x->targets;
+  const int v = x->v;
+  for (int64_t i = lo; i < hi; i++) {
     const float* z = logits + (int64_t)i * v;
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
@@ -353,9 +538,20 @@ void logprob_forward(float* logp, float* entropy, float* lse, const float* logit
   }
 }
 
-void logprob_backward(float* dlogits, const float* dlogp, const float* dentropy,
-                      const float* logits, const float* lse, const int32_t* targets, int n, int v) {
-  for (int i = 0; i < n; i++) {
+void logprob_forward(float* logp, float* entropy, float* lse, const float* logits,
+                     const int32_t* targets, int n, int v) {
+  Logprob x = {.logp = logp, .entropy = entropy, .lse = lse, .logits = logits, .targets = targets,
+               .v = v};
+  parallel_range(logprob_forward_range, &x, n, v);
+}
+
+static void logprob_backward_range(const void* args, int64_t lo, int64_t hi) {
+  const Logprob* x = args;
+  float* dlogits = x->dlogits;
+  const float *logits = x->logits, *dlogp = x->dlogp, *dentropy = x->dentropy, *lse = x->lse_in;
+  const int32_t* targets = x->targets;
+  const int v = x->v;
+  for (int64_t i = lo; i < hi; i++) {
     const float* z = logits + (int64_t)i * v;
     float* dz = dlogits + (int64_t)i * v;  // may equal z
     int t = targets[i];
@@ -388,21 +584,46 @@ void logprob_backward(float* dlogits, const float* dlogp, const float* dentropy,
   }
 }
 
+void logprob_backward(float* dlogits, const float* dlogp, const float* dentropy,
+                      const float* logits, const float* lse, const int32_t* targets, int n, int v) {
+  Logprob x = {.dlogits = dlogits, .dlogp = dlogp, .dentropy = dentropy, .logits = logits,
+               .lse_in = lse, .targets = targets, .v = v};
+  parallel_range(logprob_backward_range, &x, n, 2 * (int64_t)v);
+}
+
 // ----------------------------------------------------------------------------
 // AdamW (per element in double: the step is memory-bound, and this matches the reference)
 
-void adamw_f32(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
-               double beta1, double beta2, double eps, double weight_decay, double bc1, double bc2,
-               double grad_scale) {
+typedef struct {
+  float *param, *m, *v;
+  const float* grad;
+  double lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale;
+} Adamw;
+
+static void adamw_range(const void* args, int64_t lo, int64_t hi) {
+  const Adamw* x = args;
+  float *param = x->param, *m = x->m, *v = x->v;
+  const float* grad = x->grad;
+  const double lr = x->lr, beta1 = x->beta1, beta2 = x->beta2, eps = x->eps, wd = x->weight_decay;
+  const double bc1 = x->bc1, bc2 = x->bc2, gs = x->grad_scale;
   const double c1 = 1.0 - beta1, c2 = 1.0 - beta2;
 #pragma omp simd
-  for (int64_t i = 0; i < n; i++) {
-    double g = (double)grad[i] * grad_scale;
+  for (int64_t i = lo; i < hi; i++) {
+    double g = (double)grad[i] * gs;
     double mi = beta1 * (double)m[i] + c1 * g;
     double vi = beta2 * (double)v[i] + c2 * g * g;
     m[i] = (float)mi;
     v[i] = (float)vi;
     double p = param[i];
-    param[i] = (float)(p - lr * (mi / bc1 / (sqrt(vi / bc2) + eps) + weight_decay * p));
+    param[i] = (float)(p - lr * (mi / bc1 / (sqrt(vi / bc2) + eps) + wd * p));
   }
+}
+
+void adamw_f32(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
+               double beta1, double beta2, double eps, double weight_decay, double bc1, double bc2,
+               double grad_scale) {
+  Adamw x = {.param = param, .m = m, .v = v, .grad = grad, .lr = lr, .beta1 = beta1,
+             .beta2 = beta2, .eps = eps, .weight_decay = weight_decay, .bc1 = bc1, .bc2 = bc2,
+             .grad_scale = grad_scale};
+  parallel_range(adamw_range, &x, n, 4);
 }

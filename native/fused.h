@@ -10,7 +10,17 @@
 #ifndef GYMRL_FUSED_H
 #define GYMRL_FUSED_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Runs fn(ctx, u, scratch) for u in [0, units) on up to openblas_get_num_threads() threads, the
+   caller included, each with its own scratch of scratch_len floats. With `blas`, OpenBLAS runs
+   single-threaded meanwhile (each thread makes its own sgemm calls) and gets its thread count
+   back after. Large rmsnorm-forward, swiglu, logprob and adamw calls split over threads the same way.
+   Returns 0, or -1 when the scratch cannot be allocated (fn then never ran). */
+typedef void (*unit_fn)(const void* ctx, int unit, float* scratch);
+int parallel_units(unit_fn fn, const void* ctx, int units, size_t scratch_len, bool blas);
 
 // elementwise and reductions
 void add_f32(float* out, const float* a, const float* b, int64_t n);  // out may alias a or b
@@ -32,13 +42,14 @@ void rope_forward(float* out, const float* inp, const int32_t* pos, const float*
 void rope_backward(float* dinp, const float* dout, const int32_t* pos, const float* cos,
                    const float* sin, int n, int h, int d);
 
-// causal GQA attention over packed sequences; att holds the probabilities, (Hq,L,L) per sequence
-// scratch needs maxL*maxL floats (backward only)
-void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
-                       const int32_t* cu_seqlens, int s, int hq, int hkv, int d);
-void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                        const float* k, const float* v, const float* att,
-                        const int32_t* cu_seqlens, int s, int hq, int hkv, int d, float* scratch);
+// causal GQA attention over packed sequences; att holds the probabilities, (Hq,L,L) per sequence.
+// Run on up to openblas_get_num_threads() threads (one (sequence, kv head) pair at a time each).
+// Return 0, or -1 when out of memory for scratch (nothing written then).
+int attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
+                      const int32_t* cu_seqlens, int s, int hq, int hkv, int d);
+int attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                       const float* k, const float* v, const float* att, const int32_t* cu_seqlens,
+                       int s, int hq, int hkv, int d);
 // attention against a KV cache (slots, maxLen, Hkv, D); scratch needs (Hq/Hkv)*maxLen floats
 void attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
                       const int32_t* slot, const int32_t* pos, int nq, int hq, int hkv, int d,

@@ -456,7 +456,8 @@ static napi_value js_attention_forward(napi_env env, napi_callback_info info) {
   NEED(3, "k", n * hkv * d, "N*Hkv*D with N=%lld, Hkv=%d, D=%d", (long long)n, hkv, d);
   NEED(4, "v", n * hkv * d, "N*Hkv*D with N=%lld, Hkv=%d, D=%d", (long long)n, hkv, d);
   if (d == 0) return NULL;
-  attention_forward(a.f[0], a.f[1], a.f[2], a.f[3], a.f[4], a.ia[5], s, hq, hkv, d);
+  if (attention_forward(a.f[0], a.f[1], a.f[2], a.f[3], a.f[4], a.ia[5], s, hq, hkv, d) != 0)
+    napi_throw_error(env, NULL, "attentionForward: out of memory");
   return NULL;
 #undef FN
 }
@@ -478,14 +479,9 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   NEED(6, "v", nk, "N*Hkv*D with N=%lld, Hkv=%d, D=%d", (long long)n, hkv, d);
   NEED(7, "att", att, "sum of Hq*L*L over sequences");
   if (d == 0 || max_len == 0) return NULL;
-  float* scratch = malloc(sizeof(float) * (size_t)max_len * max_len);
-  if (!scratch) {
-    napi_throw_error(env, NULL, "attentionBackward: out of memory for the (L,L) scratch");
-    return NULL;
-  }
-  attention_backward(a.f[0], a.f[1], a.f[2], a.f[3], a.f[4], a.f[5], a.f[6], a.f[7], a.ia[8], s,
-                     hq, hkv, d, scratch);
-  free(scratch);
+  if (attention_backward(a.f[0], a.f[1], a.f[2], a.f[3], a.f[4], a.f[5], a.f[6], a.f[7], a.ia[8],
+                         s, hq, hkv, d) != 0)
+    napi_throw_error(env, NULL, "attentionBackward: out of memory for its scratch");
   return NULL;
 #undef FN
 }

@@ -260,10 +260,11 @@ describe.skipIf(!native)("native fused kernels match the reference", () => {
     crossCheck(bufs, (k, b) => k.ropeBackward(b.inp, b.inp, b.pos, b.cos, b.sin, n, h, d), ["inp"], 1e-6, 1e-7);
   });
 
+  // lengths span several 64-row causal blocks; (sequence, kv head) pairs run on parallel threads
   for (const [hq, hkv] of [[4, 2], [3, 3], [4, 1]] as const) {
     test(`attention forward and backward, packed sequences, Hq=${hq} Hkv=${hkv}`, () => {
       const d = 8;
-      const lens = [5, 0, 9, 1, 17];
+      const lens = [5, 0, 9, 1, 17, 150];
       const cu = new Int32Array(lens.length + 1);
       lens.forEach((l, i) => (cu[i + 1] = cu[i] + l));
       const s = lens.length, n = cu[s];
@@ -338,6 +339,35 @@ describe.skipIf(!native)("native fused kernels match the reference", () => {
       1e-6,
       1e-9,
     );
+  });
+
+  test("large calls, split over threads, match too (at 1 and 2 OpenBLAS threads)", () => {
+    const before = native!.getThreads();
+    try {
+      for (const threads of [1, 2]) {
+        native!.setThreads(threads);
+        const n = 300_001;
+        const sw = { out: new Float32Array(n), gate: randf(n, r, 8), up: randf(n, r), dgate: randf(n, r), dup: randf(n, r), dout: randf(n, r) };
+        crossCheck(sw, (k, b) => k.swigluForward(b.out, b.gate, b.up, n), ["out"], 1e-5, 1e-7);
+        crossCheck(sw, (k, b) => k.swigluBackward(b.dgate, b.dup, b.dout, b.gate, b.up, n), ["dgate", "dup"], 1e-5, 1e-6);
+        const rows = 37, v = 8000;
+        const targets = randi(rows, r, -1, v);
+        const lp = {
+          logp: new Float32Array(rows), entropy: new Float32Array(rows), lse: new Float32Array(rows), logits: randf(rows * v, r, 4), targets,
+          dlogits: new Float32Array(rows * v), dlogp: randf(rows, r), dentropy: randf(rows, r),
+        };
+        crossCheck(lp, (k, b) => k.logprobForward(b.logp, b.entropy, b.lse, b.logits, b.targets, rows, v), ["logp", "entropy", "lse"], 1e-5, 1e-5);
+        ref.logprobForward(lp.logp, lp.entropy, lp.lse, lp.logits, targets, rows, v);
+        crossCheck(lp, (k, b) => k.logprobBackward(b.dlogits, b.dlogp, b.dentropy, b.logits, b.lse, b.targets, rows, v), ["dlogits"], 1e-5, 1e-8);
+        const ad = { param: randf(n, r), grad: randf(n, r, 0.1), m: randf(n, r, 0.01), v: randf(n, r, 0.001).map(Math.abs) };
+        crossCheck(ad, (k, b) => k.adamw(b.param, b.grad, b.m, b.v, n, 1e-3, 0.9, 0.95, 1e-8, 0.1, 0.19, 0.0975, 1), ["param", "m", "v"], 1e-6, 1e-9);
+        const c = 256, nr = 1100;
+        const rn = { out: new Float32Array(nr * c), rstd: new Float32Array(nr), inp: randf(nr * c, r, 2), w: randf(c, r) };
+        crossCheck(rn, (k, b) => k.rmsnormForward(b.out, b.rstd, b.inp, b.w, nr, c, 1e-6), ["out", "rstd"]);
+      }
+    } finally {
+      native!.setThreads(before);
+    }
   });
 
   test("out-of-range indices throw instead of touching memory", () => {

@@ -58,7 +58,10 @@ export type NativeLoad =
 /** Kernels backed by the addon, plus its thread control. */
 export interface NativeKernels extends Kernels {
   readonly addon: NativeAddon;
-  /** OpenBLAS threads for sgemm (process-wide; the fused kernels are single-threaded). */
+  /**
+   * Threads for sgemm (OpenBLAS, process-wide), and how many threads attention and large
+   * rmsnormForward, swiglu, logprob and adamw calls split over; other kernels use the calling thread.
+   */
   setThreads(n: number): void;
   getThreads(): number;
   /** OpenBLAS build and the core it picked, e.g. "OpenBLAS 0.3.21 ... ; core Haswell; 2 procs". */
