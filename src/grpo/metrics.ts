@@ -119,6 +119,12 @@ export function seqMultProbError(batch: PackedSequences, prev: Floats, gen: Floa
 
 /** max/mean/min of values where keep ≠ 0; all 0 when nothing is kept (NeMo's placeholder). */
 export function statsWhere(values: Floats, keep: Floats): { max: number; mean: number; min: number } {
+  const { max, mean, min } = summaryWhere(values, keep);
+  return { max, mean, min };
+}
+
+/** statsWhere plus the sum of the kept values. */
+function summaryWhere(values: Floats, keep: Floats): { max: number; mean: number; min: number; sum: number } {
   let n = 0;
   let s = 0;
   let min = Infinity;
@@ -130,7 +136,7 @@ export function statsWhere(values: Floats, keep: Floats): { max: number; mean: n
     if (values[i] < min) min = values[i];
     if (values[i] > max) max = values[i];
   }
-  return n === 0 ? { max: 0, mean: 0, min: 0 } : { max, mean: s / n, min };
+  return n === 0 ? { max: 0, mean: 0, min: 0, sum: 0 } : { max, mean: s / n, min, sum: s };
 }
 
 export interface AdvantageStats {
@@ -142,18 +148,8 @@ export interface AdvantageStats {
 
 /** `advantages/{mean,max,min,sum}` over valid tokens (mask ≠ 0). */
 export function advantageStats(advantages: Floats, mask: Floats): AdvantageStats {
-  let n = 0;
-  let s = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let t = 0; t < mask.length; t++) {
-    if (mask[t] === 0) continue;
-    n++;
-    s += advantages[t];
-    if (advantages[t] < min) min = advantages[t];
-    if (advantages[t] > max) max = advantages[t];
-  }
-  return n === 0 ? { mean: 0, max: 0, min: 0, sum: 0 } : { mean: s / n, max, min, sum: s };
+  const { mean, max, min, sum } = summaryWhere(advantages, mask);
+  return { mean, max, min, sum };
 }
 
 /**
