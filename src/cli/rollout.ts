@@ -8,9 +8,9 @@
  * out_rollout_metrics.json. Ctrl-C stops sending, keeps what finished; --resume completes the rest.
  * The work itself is rollout/collect-to-files.ts.
  */
-import { type CommandDef, defineCommand } from "citty";
-import { readFileSync } from "node:fs";
+import { defineCommand } from "citty";
 import { GymConfigError, GymServerError, listServerInstances, startGym, type GymClient, type GymHandle } from "../gym/index.ts";
+import { readJsonl } from "../rollout/jsonl.ts";
 import { collectToFiles, type PrefixBreakPolicy, type Row, type SamplingParams } from "../rollout/index.ts";
 
 const VALUE_FLAGS = new Set([
@@ -57,16 +57,12 @@ function num(flags: Record<string, string>, name: string): number | undefined {
 }
 
 export function readRows(path: string): Row[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Row;
-      } catch (e) {
-        throw new GymConfigError(`line ${i + 1}`, `is not JSON: ${(e as Error).message}`, path);
-      }
-    });
+  try {
+    return readJsonl(path).map((l) => l.value as Row);
+  } catch (e) {
+    // a GymConfigError, so the command reports it in one line
+    throw new GymConfigError("--input", (e as Error).message, "command line");
+  }
 }
 
 /** The only agent of a config, as the default for rows without agent_ref. */
@@ -186,5 +182,4 @@ const rolloutCommand = defineCommand({
   },
 });
 
-// commands.ts types its registry as CommandDef<ArgsDef>; citty's context type is invariant in args
-export default rolloutCommand as unknown as CommandDef;
+export default rolloutCommand;

@@ -23,6 +23,7 @@ import { AdamW } from "../model/optimizer.ts";
 import { Rng } from "../model/rng.ts";
 import { type SftExample, type SftHyper, type StepMetrics, evalLoss, trainSft } from "../model/sft.ts";
 import { buildVocabMap } from "../model/vocab.ts";
+import { readJsonl } from "../rollout/jsonl.ts";
 import { getKernels } from "../tensor/index.ts";
 import { type ChatMessage, type ChatTool, type Tokenizer, applyChatTemplate, loadQwen3Tokenizer } from "../tokenizer/index.ts";
 
@@ -73,20 +74,11 @@ export interface Chat {
 
 export function readChats(path: string): Chat[] {
   const chats: Chat[] = [];
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((line, i) => {
-      if (line.trim() === "") return;
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch (e) {
-        throw new Error(`${path}:${i + 1}: not JSON (${(e as Error).message})`);
-      }
-      const r = ChatLineSchema.safeParse(raw);
-      if (!r.success) throw new Error(`${path}:${i + 1}: expected {"messages": [{role, content}, ...]}: ${r.error.issues[0]?.message}`);
-      chats.push(raw as Chat);
-    });
+  for (const { line, value } of readJsonl(path)) {
+    const r = ChatLineSchema.safeParse(value);
+    if (!r.success) throw new Error(`${path}:${line}: expected {"messages": [{role, content}, ...]}: ${r.error.issues[0]?.message}`);
+    chats.push(value as Chat);
+  }
   if (chats.length === 0) throw new Error(`${path} holds no conversations`);
   return chats;
 }

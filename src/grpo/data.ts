@@ -4,10 +4,11 @@
  * (epoch, cursor) is all a checkpoint needs to continue with exactly the next prompt: nothing is
  * skipped or repeated across a resume. Validation rows are the first n of each environment's split.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Rng } from "../model/rng.ts";
+import { readJsonl } from "../rollout/jsonl.ts";
 import type { Row } from "../rollout/rows.ts";
 import type { DataSource, EnvironmentSpec } from "./recipe.ts";
 
@@ -24,18 +25,7 @@ export interface PoolRow {
 }
 
 function readJsonlRows(path: string): Row[] {
-  const p = resolve(path);
-  if (!existsSync(p)) throw new Error(`data file ${p} does not exist`);
-  return readFileSync(p, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Row;
-      } catch (e) {
-        throw new Error(`${p}:${i + 1}: not JSON (${(e as Error).message})`);
-      }
-    });
+  return readJsonl(path).map((l) => l.value as Row);
 }
 
 /**
