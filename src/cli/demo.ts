@@ -5,7 +5,7 @@
  * minutes, max_token_mult_prob_error, contiguity_breaks, run_dir. Extra `key=value` arguments
  * override the GRPO recipe (e.g. `grpo.max_num_steps=10`).
  */
-import { type CommandDef, defineCommand } from "citty";
+import { defineCommand } from "citty";
 import { type DemoEnvironment, runDemo } from "../grpo/demo.ts";
 import { overridesOf } from "./train.ts";
 
@@ -36,4 +36,4 @@ const demoCommand = defineCommand({
   },
 });
 
-export default demoCommand as unknown as CommandDef;
+export default demoCommand;

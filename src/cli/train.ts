@@ -4,7 +4,7 @@
  * every field can be overridden as `dotted.key=value` (e.g. `grpo.max_num_steps=5`). With
  * --resume, the run continues from its directory's latest checkpoint, with the exact next prompt.
  */
-import { type CommandDef, defineCommand } from "citty";
+import { defineCommand } from "citty";
 import { runGrpo } from "../grpo/loop.ts";
 import { loadRecipe, RecipeError } from "../grpo/recipe.ts";
 
@@ -61,5 +61,4 @@ const trainCommand = defineCommand({
   },
 });
 
-// commands.ts types its registry as CommandDef<ArgsDef>; citty's context type is invariant in args
-export default trainCommand as unknown as CommandDef;
+export default trainCommand;
