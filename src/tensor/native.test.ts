@@ -13,19 +13,9 @@ import { describe, expect, test, vi } from "vitest";
 import { getKernels, getNativeKernels, nativeUnavailableReason } from "./index.ts";
 import type { Kernels } from "./kernels.ts";
 import { referenceKernels as ref } from "./reference.ts";
+import { rng } from "./testing.ts";
 
 const native = getNativeKernels();
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296 - 0.5;
-  };
-}
 
 /** Uniform in [-scale, scale). */
 function randf(n: number, r: () => number, scale = 1): Float32Array {

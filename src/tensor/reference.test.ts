@@ -4,17 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { referenceKernels as K } from "./reference.ts";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+import { rng } from "./testing.ts";
 
 function randn(n: number, r: () => number, scale = 1): Float64Array {
   const x = new Float64Array(n);
