@@ -4,38 +4,22 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
-import type { GenerationEngine } from "../engine/types.ts";
 import { chatCompletions } from "./chat-completions.ts";
-import type { ChatTokenizer } from "./chat-prompt.ts";
 import { completions } from "./completions.ts";
 import type { ServerContext } from "./context.ts";
 import { createJsonServer } from "./http.ts";
-import type { OutputParser } from "./output.ts";
-import type { SamplingProfile } from "./sampling.ts";
 import { detokenize, tokenize } from "./tokenize.ts";
 
-export interface OpenAIServerOptions {
-  engine: GenerationEngine;
-  tokenizer: ChatTokenizer;
-  parser: OutputParser;
-  modelName: string;
-  stopTokenIds: readonly number[];
-  samplingProfiles?: readonly SamplingProfile[];
+/** The handlers' context (less the id generator, which the server makes) plus HTTP settings. */
+export interface OpenAIServerOptions extends Omit<ServerContext, "newId"> {
   apiKey?: string;
   /** Largest request body; multi-turn histories with token ids get long. Default 32 MiB. */
   maxBodyBytes?: number;
 }
 
 export function createOpenAIServer(options: OpenAIServerOptions): Server {
-  const ctx: ServerContext = {
-    engine: options.engine,
-    tokenizer: options.tokenizer,
-    parser: options.parser,
-    modelName: options.modelName,
-    stopTokenIds: options.stopTokenIds,
-    samplingProfiles: options.samplingProfiles,
-    newId: (prefix) => prefix + randomBytes(12).toString("hex"),
-  };
+  const { apiKey, maxBodyBytes, ...handlerOptions } = options;
+  const ctx: ServerContext = { ...handlerOptions, newId: (prefix) => prefix + randomBytes(12).toString("hex") };
   const models = () => ({
     object: "list",
     data: [
@@ -51,8 +35,8 @@ export function createOpenAIServer(options: OpenAIServerOptions): Server {
     ],
   });
   return createJsonServer({
-    maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
-    apiKey: options.apiKey,
+    maxBodyBytes: maxBodyBytes ?? 32 * 1024 * 1024,
+    apiKey,
     publicPaths: ["/health"],
     routes: {
       "POST /v1/chat/completions": ({ body, signal, res }) => chatCompletions(ctx, body, signal, res),
