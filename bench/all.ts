@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const BENCHES = ["tokenizer", "sgemm", "model", "engine", "server", "rollout", "grpo"];
+const BENCHES = ["tokenizer", "sgemm", "model", "engine", "prefix-cache", "server", "rollout", "grpo"];
 const only = process.argv.slice(2);
 const root = fileURLToPath(new URL("..", import.meta.url));
 

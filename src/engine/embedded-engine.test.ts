@@ -142,6 +142,25 @@ describe("embedded engine", () => {
     }
   });
 
+  test("prefix caching (default on): same results as off, cached prompt tokens reported per result and in stats", async () => {
+    const params = tinyModel(kernels, 1).params.flat as Float32Array;
+    const opts = { config, params, slots: 8, maxModelLen: 64, kernels: "reference" as const, thread: "main" as const };
+    const on = await createEmbeddedEngine(opts);
+    const off = await createEmbeddedEngine({ ...opts, prefixCaching: false });
+    try {
+      const prompt = [2, 3, 5, 7, 11, 13, 17, 19];
+      const reqs = Array.from({ length: 8 }, (_, i) => sampled(prompt, 6, i));
+      const [a, b] = await Promise.all([Promise.all(reqs.map((q) => on.generate(q))), Promise.all(reqs.map((q) => off.generate(q)))]);
+      expect(a.map(({ cachedPromptTokens: _, ...r }) => r)).toEqual(b.map(({ cachedPromptTokens: _, ...r }) => r));
+      expect(a.map((r) => r.cachedPromptTokens)).toEqual([0, ...Array(7).fill(prompt.length - 1)]);
+      expect(b.every((r) => r.cachedPromptTokens === 0)).toBe(true);
+      expect(on.stats).toMatchObject({ promptTokens: 64, cachedPromptTokens: 7 * 7, rows: 8 + 7 + 8 * 5 });
+      expect(off.stats).toMatchObject({ promptTokens: 64, cachedPromptTokens: 0, rows: 64 + 8 * 5 });
+    } finally {
+      await Promise.all([on.close(), off.close()]);
+    }
+  });
+
   test("cancellation: an aborted request frees its slot and a queued one runs; close aborts the rest", async () => {
     const engine = await createEmbeddedEngine({ config: longConfig, params: tinyModel(kernels, 1).params.flat as Float32Array, slots: 1, maxModelLen: 1024, kernels: "reference" });
     const ac = new AbortController();

@@ -15,6 +15,7 @@ import { MessageChannel, Worker } from "node:worker_threads";
 import type { ModelConfig } from "../model/config.ts";
 import { serveEngine } from "./host.ts";
 import type { EngineInit, FromHost, KernelPreference, Port, ToHost, UpdateOp } from "./protocol.ts";
+import type { SchedulerStats } from "./scheduler.ts";
 import type {
   GenerateOptions,
   GenerateRequest,
@@ -48,6 +49,12 @@ export interface EmbeddedEngineOptions {
   policyVersion?: number;
   /** "worker" (default) or "main": the same host in this thread. */
   thread?: "worker" | "main";
+  /**
+   * Automatic prefix caching (default true; vLLM's enable_prefix_caching): keys and values of a
+   * prompt prefix that another slot holds (a shared system prompt, a group's identical prompts, a
+   * previous turn) are copied instead of recomputed. Results are the same either way.
+   */
+  prefixCaching?: boolean;
 }
 
 /** A zeroed Float32Array on a SharedArrayBuffer, to share parameters with an engine. */
@@ -79,6 +86,7 @@ export async function createEmbeddedEngine(opts: EmbeddedEngineOptions): Promise
     maxBatchTokens: opts.maxBatchTokens,
     eosTokenIds: opts.eosTokenIds,
     policyVersion: opts.policyVersion,
+    prefixCaching: opts.prefixCaching,
   };
   const transport = opts.thread === "main" ? inThread(init) : inWorker(init);
   const engine = new EmbeddedEngine(transport, opts.sharedParams !== undefined);
@@ -133,6 +141,7 @@ export class EmbeddedEngine implements UpdatableGenerationEngine {
   kernels = "";
   private version = 0;
   private nextId = 1;
+  private counters: SchedulerStats = { steps: 0, rows: 0, promptTokens: 0, cachedPromptTokens: 0, prefixLookupMs: 0 };
   private readonly gens = new Map<number, PendingGenerate>();
   private readonly updates = new Map<number, PendingUpdate>();
   private failure: Error | null = null;
@@ -176,6 +185,14 @@ export class EmbeddedEngine implements UpdatableGenerationEngine {
   /** Requests queued or running. */
   get pending(): number {
     return this.gens.size;
+  }
+
+  /**
+   * The host's counters (model passes, rows computed, prompt tokens and how many came from the
+   * prefix cache) as of the last step that produced a token or finished a request.
+   */
+  get stats(): SchedulerStats {
+    return { ...this.counters };
   }
 
   generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
@@ -246,6 +263,7 @@ export class EmbeddedEngine implements UpdatableGenerationEngine {
   private onMessage(msg: FromHost): void {
     switch (msg.type) {
       case "step":
+        this.counters = msg.stats;
         for (const [id, token] of msg.tokens) this.gens.get(id)?.onToken?.(token);
         for (const [id, result] of msg.done) {
           const g = this.gens.get(id);
@@ -321,6 +339,7 @@ export class EmbeddedEngine implements UpdatableGenerationEngine {
       finishReason: "abort",
       policyVersion: this.version,
       policyVersions: [this.version],
+      cachedPromptTokens: 0,
     };
   }
 }

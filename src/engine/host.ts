@@ -79,6 +79,7 @@ class EngineHost {
       maxBatchTokens: init.maxBatchTokens,
       eosTokenIds: init.eosTokenIds,
       policyVersion: init.policyVersion,
+      prefixCaching: init.prefixCaching,
     });
   }
 
@@ -141,7 +142,7 @@ class EngineHost {
 
   private flush(): void {
     if (this.tokens.length === 0 && this.done.length === 0) return;
-    this.port.postMessage({ type: "step", tokens: this.tokens, done: this.done });
+    this.port.postMessage({ type: "step", tokens: this.tokens, done: this.done, stats: { ...this.scheduler.stats } });
     this.tokens = [];
     this.done = [];
   }

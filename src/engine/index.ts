@@ -7,4 +7,4 @@ export type * from "./types.ts";
 export { type EmbeddedEngineOptions, EmbeddedEngine, allocSharedParams, createEmbeddedEngine } from "./embedded-engine.ts";
 export type { KernelPreference } from "./protocol.ts";
 export { GREEDY_EPS, type Sample, Sampler, isGreedy } from "./sampler.ts";
-export { Scheduler, type SchedulerOptions, type SchedulerSink } from "./scheduler.ts";
+export { Scheduler, type SchedulerOptions, type SchedulerSink, type SchedulerStats } from "./scheduler.ts";

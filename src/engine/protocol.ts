@@ -4,6 +4,7 @@
  * on a SharedArrayBuffer crosses without a copy, any other one is copied.
  */
 import type { ModelConfig } from "../model/config.ts";
+import type { SchedulerStats } from "./scheduler.ts";
 import type { GenerateRequest, GenerateResult, GeneratedToken } from "./types.ts";
 
 export type KernelPreference = "native" | "reference" | "auto";
@@ -22,6 +23,8 @@ export interface EngineInit {
   maxBatchTokens?: number;
   eosTokenIds?: readonly number[];
   policyVersion?: number;
+  /** Default true. */
+  prefixCaching?: boolean;
 }
 
 /** What the host does between two steps for an update. */
@@ -42,8 +45,8 @@ export type ToHost =
 export type FromHost =
   | { type: "ready"; maxModelLen: number; policyVersion: number; kernels: string }
   | { type: "init-error"; message: string }
-  /** One step's events: tokens first, then finished requests. */
-  | { type: "step"; tokens: [number, GeneratedToken][]; done: [number, GenerateResult][] }
+  /** One step's events: tokens first, then finished requests; the scheduler's counters after it. */
+  | { type: "step"; tokens: [number, GeneratedToken][]; done: [number, GenerateResult][]; stats: SchedulerStats }
   | { type: "rejected"; id: number; message: string }
   | { type: "paused"; id: number }
   | { type: "updated"; id: number; version: number }

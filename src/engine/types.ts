@@ -50,6 +50,11 @@ export interface GenerateResult {
   policyVersion: number;
   /** Versions seen during the whole generation (more than one when weights changed mid-way). */
   policyVersions: number[];
+  /**
+   * Prompt tokens whose keys and values came from the engine's prefix cache instead of being
+   * computed (vLLM's usage.prompt_tokens_details.cached_tokens); absent when the engine does not say.
+   */
+  cachedPromptTokens?: number;
 }
 
 export interface GenerateOptions {

@@ -82,6 +82,12 @@ export interface StackOptions {
   initDir: string;
   /** Gym children's output lines (default: dropped) */
   onGymOutput?: (server: string, line: string) => void;
+  /**
+   * Restore the optimizer state saved with the weights (resume). Off when starting from model.init:
+   * a new RL run starts a fresh optimizer, as NeMo RL does, rather than inheriting SFT's moments
+   * (whose second moments are scaled to another loss and would set the RL step size).
+   */
+  restoreOptimizer?: boolean;
 }
 
 export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Promise<PolicyStack> {
@@ -106,7 +112,7 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
   const stack: Partial<PolicyStack> & { lastRefitS: number } = { lastRefitS: 0 };
   const trainer = new EmbeddedTrainer({
     model,
-    optimizer: ck.optimizer ?? undefined,
+    optimizer: (opts.restoreOptimizer && ck.optimizer) || undefined,
     adamw: { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm },
     microBatchTokens: p.train_micro_batch_tokens,
     // the refit: the engine parks between two decode steps while the optimizer writes in place
@@ -124,7 +130,7 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
       stack.lastRefitS = (performance.now() - t0 - writeMs) / 1000;
     },
   });
-  if (ck.optimizer) Object.assign(trainer.optimizer.cfg, { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm });
+  if (opts.restoreOptimizer && ck.optimizer) Object.assign(trainer.optimizer.cfg, { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm });
   const reference =
     recipe.grpo.skip_reference_policy_logprobs_calculation
       ? null
@@ -390,7 +396,7 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   };
   const elapsedBefore = state.elapsedS;
 
-  const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput }));
+  const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found }));
   if (opts.stack && found) stack.trainer.load(found.policyDir);
   const lossCfg = lossConfigOf(recipe);
   const schedule: LrSchedule = {

@@ -213,6 +213,37 @@ describe("KV cache", () => {
     expect(Array.from(model.decodeStep(cache, [2], [13]))).toEqual(Array.from(both.subarray(0, V)));
   });
 
+  test("copies within a pass (prefix caching): positions the same pass computes seed other slots", () => {
+    const model = new Model(tinyConfig(), { kernels: referenceKernels });
+    randomizeParams(model, 7);
+    const V = model.vocab.size;
+    const a = [3, 5, 8, 13, 21, 34];
+    const b = [3, 5, 8, 13, 55, 89, 144];
+    // reference: each sequence prefilled alone
+    const alone = model.createKVCache(2, 12);
+    const wantA = Float32Array.from(model.prefill(alone, 0, a));
+    const wantB = Float32Array.from(model.prefill(alone, 1, b));
+    // one pass: slot 1 computes a's 6 rows; slot 0 copies b's shared 4 positions from it and
+    // computes the other 3; slot 2 copies 2 positions from slot 0 that were copied in this pass
+    const cache = model.createKVCache(3, 12);
+    const copies = [
+      { src: 1, dst: 0, start: 0, end: 4 },
+      { src: 0, dst: 2, start: 0, end: 2 },
+    ];
+    const got = model.prefillBatch(cache, [1, 0, 2], [a, b.slice(4), [8, 13]], copies);
+    expect(Array.from(got.subarray(0, V))).toEqual(Array.from(wantA));
+    expect(Array.from(got.subarray(V, 2 * V))).toEqual(Array.from(wantB));
+    expect(Array.from(cache.lengths)).toEqual([7, 6, 4]);
+    for (let l = 0; l < model.dims.l; l++) {
+      const row = model.dims.hkv * model.dims.d;
+      expect(Array.from(cache.k[l].subarray(0, 7 * row))).toEqual(Array.from(alone.k[l].subarray(12 * row, 19 * row)));
+    }
+    // positions nobody holds yet, or a copy that does not extend its destination, are refused
+    const fresh = model.createKVCache(3, 12);
+    expect(() => model.prefillBatch(fresh, [0], [[3]], [{ src: 1, dst: 0, start: 0, end: 2 }])).toThrow(/reads past/);
+    expect(() => model.prefillBatch(fresh, [0, 1], [a, [5]], [{ src: 0, dst: 1, start: 1, end: 3 }])).toThrow(/does not extend/);
+  });
+
   test("the unknown row is never a head output", () => {
     const model = new Model(tinyConfig(), { kernels: referenceKernels });
     expect(model.vocab.size).toBe(9);

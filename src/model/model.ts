@@ -194,6 +194,32 @@ export class KVCache {
     if (length > this.lengths[slot]) throw new Error(`cannot truncate slot ${slot} of length ${this.lengths[slot]} to ${length}`);
     this.lengths[slot] = length;
   }
+
+  /**
+   * Copies positions [start, end) of slot src into the same positions of slot dst, in one layer
+   * (or all layers when `layer` is omitted). Lengths are left alone: the caller owns them.
+   */
+  copyPositions(src: number, dst: number, start: number, end: number, layer?: number): void {
+    if (src === dst || end <= start) return;
+    const row = this.k[0].length / (this.slots * this.maxLen); // Hkv·D
+    const s = (src * this.maxLen + start) * row;
+    const d = (dst * this.maxLen + start) * row;
+    const n = (end - start) * row;
+    const bufs = layer === undefined ? [...this.k, ...this.v] : [this.k[layer], this.v[layer]];
+    for (const buf of bufs) buf.copyWithin(d, s, s + n);
+  }
+}
+
+/**
+ * K/V positions [start, end) of slot `src` written into the same positions of slot `dst` during a
+ * cached pass (prefix caching): `start` is dst's length when its copies begin, and its rows of the
+ * pass follow the last copy into it.
+ */
+export interface KVCopy {
+  src: number;
+  dst: number;
+  start: number;
+  end: number;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -497,14 +523,21 @@ export class Model {
   /**
    * Prefills several slots at once; returns logits (B, Vout) of the next token of each, in order.
    * Logit column r is tokenizer id vocab.rowToId[r].
+   *
+   * `copies` (prefix caching) fill positions of a slot from another slot within the same pass: in
+   * every layer, after this pass's rows have written their keys and values and before attention
+   * reads them, in the order given. So a copy may read positions that this same pass computes in
+   * its source slot (or that an earlier copy brought there): a prompt shared by several slots is
+   * computed once. Copies into a slot must be contiguous from its current length; its rows follow.
    */
-  prefillBatch(cache: KVCache, slots: ArrayLike<number>, tokenIds: ArrayLike<number>[]): FloatArray {
+  prefillBatch(cache: KVCache, slots: ArrayLike<number>, tokenIds: ArrayLike<number>[], copies: readonly KVCopy[] = []): FloatArray {
     const b = slots.length;
     let r = 0;
     for (const t of tokenIds) {
       if (t.length === 0) throw new Error("prefill needs at least one token per slot");
       r += t.length;
     }
+    if (copies.length > 0) checkCopies(cache, slots, tokenIds, copies);
     const ia = this.ensureInfer(r, b);
     const lastRows: number[] = [];
     let o = 0;
@@ -520,7 +553,7 @@ export class Model {
       o += ids.length;
       lastRows.push(o - 1);
     }
-    return this.runCached(cache, r, lastRows);
+    return this.runCached(cache, r, lastRows, copies);
   }
 
   /**
@@ -543,7 +576,7 @@ export class Model {
   }
 
   /** The shared cached pass over the R rows staged in this.infer (rows, slot, pos). */
-  private runCached(cache: KVCache, r: number, lastRows: number[]): FloatArray {
+  private runCached(cache: KVCache, r: number, lastRows: number[], copies: readonly KVCopy[] = []): FloatArray {
     const K = this.kernels;
     const { c, f, hq, hkv, d, vOut, qkNorm, eps } = this.dims;
     const ia = this.infer!;
@@ -587,6 +620,7 @@ export class Model {
         kc.set(ia.k.subarray(i * kd, (i + 1) * kd), dst);
         vc.set(ia.v.subarray(i * kd, (i + 1) * kd), dst);
       }
+      for (const cp of copies) cache.copyPositions(cp.src, cp.dst, cp.start, cp.end, l);
       K.attentionCached(ia.y, ia.q, kc, vc, ia.slot, ia.pos, r, hq, hkv, d, maxLen);
       K.matmul(ia.tmp, ia.y, w.wo, r, c, qd, false, true, 0);
       K.add(ia.x, ia.x, ia.tmp, r * c);
@@ -640,6 +674,36 @@ export class Model {
     };
     return this.infer;
   }
+}
+
+/**
+ * Validates a pass's copies against its rows (see prefillBatch), then sets each destination's
+ * length to where its rows start. Every source range must hold, by the time that copy runs, keys
+ * and values written before the pass, by its rows, or by earlier copies.
+ */
+function checkCopies(cache: KVCache, slots: ArrayLike<number>, tokenIds: ArrayLike<number>[], copies: readonly KVCopy[]): void {
+  const rows = new Map<number, number>();
+  for (let i = 0; i < slots.length; i++) rows.set(slots[i], (rows.get(slots[i]) ?? 0) + tokenIds[i].length);
+  // where each slot's rows start: its length plus what is copied into it
+  const rowStart = new Map<number, number>();
+  for (const c of copies) {
+    for (const s of [c.src, c.dst])
+      if (!Number.isInteger(s) || s < 0 || s >= cache.slots) throw new Error(`cache slot ${s} out of range (0..${cache.slots - 1})`);
+    const at = rowStart.get(c.dst) ?? cache.lengths[c.dst];
+    if (c.src === c.dst || c.start !== at || !(c.end > c.start) || c.end > cache.maxLen)
+      throw new Error(`KV copy ${c.src} → ${c.dst} [${c.start}, ${c.end}) does not extend slot ${c.dst} (length ${at})`);
+    rowStart.set(c.dst, c.end);
+  }
+  // in order: the contiguous prefix of each slot that is written when the copy runs
+  const filled = new Map<number, number>();
+  for (const c of copies) {
+    const x = filled.get(c.src) ?? cache.lengths[c.src];
+    const start = rowStart.get(c.src) ?? cache.lengths[c.src];
+    const avail = x === start ? start + (rows.get(c.src) ?? 0) : x;
+    if (c.end > avail) throw new Error(`KV copy ${c.src} → ${c.dst} [${c.start}, ${c.end}) reads past what slot ${c.src} holds (${avail})`);
+    filled.set(c.dst, c.end);
+  }
+  for (const [slot, start] of rowStart) cache.lengths[slot] = start;
 }
 
 /**
