@@ -40,6 +40,8 @@ export const TrainSchema = z.object({
   warmup_steps: z.number().int().nonnegative().default(20),
   schedule: z.enum(["constant", "cosine"]).default("cosine"),
   min_lr_ratio: z.number().min(0).max(1).default(0.1),
+  /** cosine: decay only over the last decay_steps steps, at the peak lr before (0: the whole run) */
+  decay_steps: z.number().int().min(0).default(0),
   seed: z.number().int().default(0),
   weight_decay: z.number().min(0).default(0.1),
   grad_clip: z.number().min(0).default(1.0),
@@ -202,6 +204,7 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
     totalSteps: train.steps,
     schedule: train.schedule,
     minLrRatio: train.min_lr_ratio,
+    decaySteps: train.decay_steps,
     batchTokens: train.batch_tokens,
     seed: train.seed,
     adamw: {},

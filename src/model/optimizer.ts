@@ -93,6 +93,11 @@ export interface LrSchedule {
   schedule: "constant" | "cosine";
   /** floor of the cosine schedule, as a fraction of lr */
   minLrRatio: number;
+  /**
+   * Cosine only: decay over just the last decaySteps steps, holding lr until then
+   * (warmup-stable-decay). 0 or absent: decay over everything after the warm-up.
+   */
+  decaySteps?: number;
 }
 
 /** Learning rate at step (0-based). */
@@ -101,9 +106,11 @@ export function learningRate(step: number, s: LrSchedule): number {
   if (step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
   // 2) constant
   if (s.schedule === "constant") return s.lr;
-  // 3) cosine from lr down to minLrRatio·lr over the remaining steps
-  const span = Math.max(1, s.totalSteps - s.warmupSteps);
-  const progress = Math.min(1, (step - s.warmupSteps) / span);
+  // 3) cosine from lr down to minLrRatio·lr over the remaining steps (or only the last decaySteps)
+  const decayStart = s.decaySteps ? Math.max(s.warmupSteps, s.totalSteps - s.decaySteps) : s.warmupSteps;
+  if (step < decayStart) return s.lr;
+  const span = Math.max(1, s.totalSteps - decayStart);
+  const progress = Math.min(1, (step - decayStart) / span);
   const minLr = s.lr * s.minLrRatio;
   return minLr + 0.5 * (s.lr - minLr) * (1 + Math.cos(Math.PI * progress));
 }

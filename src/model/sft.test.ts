@@ -102,4 +102,15 @@ describe("sft", () => {
     expect(learningRate(14, s)).toBeCloseTo(0.1);
     expect(learningRate(100, { ...s, schedule: "constant" })).toBe(1);
   });
+
+  test("warmup-stable-decay: peak lr until the last decaySteps, then cosine to the floor", () => {
+    const s = { lr: 1, warmupSteps: 2, totalSteps: 20, schedule: "cosine" as const, minLrRatio: 0.1, decaySteps: 10 };
+    expect(learningRate(0, s)).toBeCloseTo(0.5);
+    expect(learningRate(9, s)).toBe(1);
+    expect(learningRate(10, s)).toBeCloseTo(1);
+    expect(learningRate(15, s)).toBeCloseTo(0.55); // halfway through the decay
+    expect(learningRate(20, s)).toBeCloseTo(0.1);
+    // a decay longer than the run decays right after the warm-up, as plain cosine does
+    expect(learningRate(7, { ...s, decaySteps: 100 })).toBeCloseTo(learningRate(7, { ...s, decaySteps: 0 }));
+  });
 });
