@@ -8,19 +8,13 @@ import { Model } from "../model/model.ts";
 import { randomizeParams } from "../model/testing.ts";
 import { referenceKernels } from "../tensor/index.ts";
 import { allocSharedParams, createEmbeddedEngine } from "./embedded-engine.ts";
-import { greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
+import { greedy, greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
 import type { GenerateRequest, GeneratedToken } from "./types.ts";
 
 const kernels = referenceKernels;
 const config = tinyEngineConfig();
 /** Long enough that a generation is still running when the main thread reacts to its first tokens. */
 const longConfig = tinyEngineConfig({ max_position_embeddings: 1024 });
-const greedy = (prompt: number[], maxTokens: number): GenerateRequest => ({
-  promptTokenIds: prompt,
-  sampling: { temperature: 0, topP: 1, topK: 0 },
-  maxTokens,
-  stopTokenIds: [],
-});
 const sampled = (prompt: number[], maxTokens: number, seed: number): GenerateRequest => ({
   promptTokenIds: prompt,
   sampling: { temperature: 0.9, topP: 0.95, topK: 8, seed },

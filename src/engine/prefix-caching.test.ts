@@ -13,7 +13,7 @@ import type { Model } from "../model/model.ts";
 import { getNativeKernels, referenceKernels } from "../tensor/index.ts";
 import type { Kernels } from "../tensor/kernels.ts";
 import { Scheduler, type SchedulerOptions, type SchedulerSink, type SchedulerStats } from "./scheduler.ts";
-import { greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
+import { greedy, greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
 import type { GenerateRequest, GenerateResult, GeneratedToken } from "./types.ts";
 
 class Recorder implements SchedulerSink {
@@ -57,12 +57,6 @@ function play(model: Model, opts: SchedulerOptions, events: Event[]): Run {
   return { rec, rows, stats: { ...s.stats } };
 }
 
-const greedy = (prompt: number[], maxTokens: number): GenerateRequest => ({
-  promptTokenIds: prompt,
-  sampling: { temperature: 0, topP: 1, topK: 0 },
-  maxTokens,
-  stopTokenIds: [],
-});
 const sampled = (prompt: number[], maxTokens: number, seed: number): GenerateRequest => ({
   promptTokenIds: prompt,
   sampling: { temperature: 1, topP: 0.95, topK: 0, seed },

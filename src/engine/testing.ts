@@ -7,6 +7,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
 import { randomizeParams } from "../model/testing.ts";
 import type { Kernels } from "../tensor/kernels.ts";
+import type { GenerateRequest } from "./types.ts";
 
 /** Tokenizer ids of the tiny model's rows (its unknown row is the 13th). */
 export const TINY_IDS = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
@@ -81,3 +82,11 @@ export function trainerLogprobs(model: Model, prompt: readonly number[], gen: re
   const { logp } = model.forward({ tokens, targets, cuSeqlens: Int32Array.from([0, n]) });
   return gen.map((_, j) => logp[prompt.length - 1 + j]);
 }
+
+/** A greedy request with no stop ids (tests). */
+export const greedy = (prompt: number[], maxTokens: number): GenerateRequest => ({
+  promptTokenIds: prompt,
+  sampling: { temperature: 0, topP: 1, topK: 0 },
+  maxTokens,
+  stopTokenIds: [],
+});
