@@ -95,6 +95,28 @@ describe.each(kernelCases)("Scheduler (%s kernels)", (_, kernels) => {
     expect(mean).toBeGreaterThan(1.001);
   });
 
+  test("on-policy at temperature 1.5: the trainer scoring at the sampling temperature matches; at 1 it does not", () => {
+    const model = tinyModel(kernels, 2);
+    const s = new Scheduler(model, { slots: 4, maxModelLen: 64, maxBatchTokens: 16 });
+    prompts.forEach((p, i) => s.submit(i, req(p, 30, 200 + i, { sampling: { temperature: 1.5, topP: 1, topK: 0, seed: 200 + i } })));
+    const rec = runAll(s);
+    const meanErr = (t: number) => {
+      let sum = 0;
+      let n = 0;
+      prompts.forEach((p, i) => {
+        const r = rec.results.get(i)!;
+        const lp = trainerLogprobs(model, p, r.generationTokenIds, t);
+        r.generationLogProbs.forEach((x, j) => {
+          sum += Math.exp(Math.abs(x - lp[j]));
+          n++;
+        });
+      });
+      return sum / n;
+    };
+    expect(meanErr(1.5)).toBeLessThanOrEqual(1.001);
+    expect(meanErr(1)).toBeGreaterThan(1.001);
+  });
+
   test("seeded results under concurrency equal the same requests run alone", () => {
     const model = tinyModel(kernels, 4);
     const sampling = [

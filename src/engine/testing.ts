@@ -73,13 +73,13 @@ export function greedyByForward(model: Model, prompt: readonly number[], maxToke
 }
 
 /** The trainer's log p of each generated token (one forward over prompt + generation). */
-export function trainerLogprobs(model: Model, prompt: readonly number[], gen: readonly number[]): number[] {
+export function trainerLogprobs(model: Model, prompt: readonly number[], gen: readonly number[], temperature = 1): number[] {
   const seq = [...prompt, ...gen];
   const n = seq.length;
   const tokens = Int32Array.from(seq);
   const targets = new Int32Array(n).fill(-1);
   for (let i = prompt.length - 1; i < n - 1; i++) targets[i] = seq[i + 1];
-  const { logp } = model.forward({ tokens, targets, cuSeqlens: Int32Array.from([0, n]) });
+  const { logp } = model.forward({ tokens, targets, cuSeqlens: Int32Array.from([0, n]) }, temperature);
   return gen.map((_, j) => logp[prompt.length - 1 + j]);
 }
 

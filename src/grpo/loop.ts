@@ -69,6 +69,9 @@ export function resolveCheckpointDir(dir: string): string {
   throw new Error(`model.init ${dir}: no config.json there or in ${join(dir, "checkpoint")}`);
 }
 
+/** Rollouts sampled at T are scored at T; greedy (T = 0) rollouts at 1, the argmax's own distribution. */
+const scoringTemperature = (t: number) => (t > 0 ? t : 1);
+
 function stopIdsOf(tok: Tokenizer): number[] {
   const ids = new Set<number>();
   if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
@@ -115,6 +118,7 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
     optimizer: (opts.restoreOptimizer && ck.optimizer) || undefined,
     adamw: { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm },
     microBatchTokens: p.train_micro_batch_tokens,
+    temperature: scoringTemperature(p.generation.temperature),
     // the refit: the engine parks between two decode steps while the optimizer writes in place
     commit: async (write) => {
       const t0 = performance.now();
@@ -134,7 +138,11 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
   const reference =
     recipe.grpo.skip_reference_policy_logprobs_calculation
       ? null
-      : new EmbeddedTrainer({ model: new Model(ck.model.config, { kernels, params: Float32Array.from(shared) }), microBatchTokens: p.train_micro_batch_tokens });
+      : new EmbeddedTrainer({
+          model: new Model(ck.model.config, { kernels, params: Float32Array.from(shared) }),
+          microBatchTokens: p.train_micro_batch_tokens,
+          temperature: scoringTemperature(p.generation.temperature),
+        });
 
   const g = p.generation;
   const server: Server = createOpenAIServer({

@@ -95,6 +95,11 @@ export interface EmbeddedTrainerOptions {
   microBatchTokens?: number;
   /** How the optimizer step reaches the weights (see the file comment). Default: write directly. */
   commit?: Commit;
+  /**
+   * The sampling temperature of the rollouts (default 1): logprobs and entropy are of
+   * softmax(logits / T), the distribution the engine sampled from, as NeMo RL scores them.
+   */
+  temperature?: number;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -104,6 +109,7 @@ export class EmbeddedTrainer implements PolicyTrainer {
   readonly model: Model;
   readonly optimizer: AdamW;
   readonly microBatchTokens: number;
+  readonly temperature: number;
   private readonly commit: Commit;
   private dlogp: Float32Array = new Float32Array(0);
 
@@ -112,6 +118,7 @@ export class EmbeddedTrainer implements PolicyTrainer {
     this.optimizer = opts.optimizer ?? new AdamW(opts.model, opts.adamw);
     this.microBatchTokens = opts.microBatchTokens ?? 4096;
     this.commit = opts.commit ?? (async (write) => write());
+    this.temperature = opts.temperature ?? 1;
   }
 
   logprobs(batch: TokenBatch): Scored {
@@ -119,7 +126,7 @@ export class EmbeddedTrainer implements PolicyTrainer {
     const out: Scored = { logprobs: new Float64Array(N), entropy: new Float64Array(N) };
     for (const [s0, s1] of microBatches(batch.seqOffsets, this.microBatchTokens)) {
       const { packed, base } = packRange(batch, s0, s1);
-      const { logp, entropy } = this.model.forward(packed);
+      const { logp, entropy } = this.model.forward(packed, this.temperature);
       scatterShifted(out, logp, entropy, packed, base);
     }
     return out;
@@ -141,7 +148,7 @@ export class EmbeddedTrainer implements PolicyTrainer {
     for (const [s0, s1] of microBatches(batch.seqOffsets, this.microBatchTokens)) {
       const { packed, base } = packRange(batch, s0, s1);
       const n = packed.tokens.length;
-      const { logp, entropy } = this.model.forward(packed);
+      const { logp, entropy } = this.model.forward(packed, this.temperature);
       scatterShifted(curr, logp, entropy, packed, base);
       // the loss over this micro-batch's tokens, normalised globally
       const sl = (a: Float64Array | undefined) => a?.subarray(base, base + n);

@@ -16,7 +16,7 @@ const seqs = [
   [55, 34, 21, 8, 5, 3, 144],
 ];
 
-function gradCheck(cfg: ModelConfig, withEntropy: boolean, batchSeqs: number[][] = seqs): Map<string, number> {
+function gradCheck(cfg: ModelConfig, withEntropy: boolean, batchSeqs: number[][] = seqs, temperature = 1): Map<string, number> {
   const model = new Model(cfg, { kernels: referenceKernels, dtype: "float64" });
   randomizeParams(model, 1);
   const batch = packBatch(batchSeqs);
@@ -25,7 +25,7 @@ function gradCheck(cfg: ModelConfig, withEntropy: boolean, batchSeqs: number[][]
   const wl = new Float64Array(n).map(() => rng.normal());
   const we = new Float64Array(n).map(() => (withEntropy ? rng.normal() : 0));
   const loss = () => {
-    const { logp, entropy } = model.forward(batch);
+    const { logp, entropy } = model.forward(batch, temperature);
     let s = 0;
     for (let i = 0; i < n; i++) s += wl[i] * logp[i] + we[i] * entropy[i];
     return s;
@@ -78,6 +78,10 @@ describe("gradients match finite differences (float64, packed batch of 3 sequenc
 
   test("qwen3, untied head, logp + entropy", () => {
     expectAllSmall(gradCheck(tinyConfig(), true), [...allKinds, "lm_head"]);
+  });
+
+  test("qwen3, untied head, logp + entropy of softmax(logits / 0.7) (RL scoring at the sampling temperature)", () => {
+    expectAllSmall(gradCheck(tinyConfig(), true, seqs, 0.7), [...allKinds, "lm_head"]);
   });
 
   test("qwen3, tied head, logp only", () => {

@@ -250,7 +250,7 @@ export class Model {
   private acts: Acts | null = null;
   private infer: InferActs | null = null;
   /** the batch of the last forward, for backward */
-  private last: { n: number; cuSeqlens: Int32Array } | null = null;
+  private last: { n: number; cuSeqlens: Int32Array; temperature: number } | null = null;
 
   constructor(config: ModelConfig, opts: ModelOptions) {
     this.config = parseModelConfig(config);
@@ -294,9 +294,12 @@ export class Model {
 
   /**
    * Forward over a packed batch: log-probability and entropy of each row's target. Keeps what
-   * backward needs. The returned arrays are views into reused buffers.
+   * backward needs. The returned arrays are views into reused buffers. With a temperature T, both
+   * are of softmax(logits / T): the distribution a sampler at T draws from (NeMo RL scores RL
+   * batches this way, so generation and training logprobs agree).
    */
-  forward(batch: PackedBatch): ForwardResult {
+  forward(batch: PackedBatch, temperature = 1): ForwardResult {
+    if (!(temperature > 0)) throw new RangeError(`forward temperature must be > 0, got ${temperature}`);
     const K = this.kernels;
     const { c, f, hq, hkv, d, vOut, qkNorm, eps } = this.dims;
     const { tokens, targets, cuSeqlens } = batch;
@@ -355,8 +358,9 @@ export class Model {
     }
     K.rmsnormForward(a.lnf, a.lnfRstd, a.residF, p.norm, n, c, eps);
     K.matmul(a.logits, a.lnf, p.head, n, vOut, c, false, true, 0);
+    if (temperature !== 1) scaleInPlace(a.logits, n * vOut, 1 / temperature);
     K.logprobForward(a.logp, a.entropy, a.lse, a.logits, a.targetRows, n, vOut);
-    this.last = { n, cuSeqlens };
+    this.last = { n, cuSeqlens, temperature };
     return { logp: a.logp.subarray(0, n), entropy: a.entropy.subarray(0, n) };
   }
 
@@ -371,7 +375,7 @@ export class Model {
     if (!this.last || !this.acts) throw new Error("backward() needs a forward() first (and only one backward per forward)");
     const K = this.kernels;
     const { c, f, hq, hkv, d, vOut, qkNorm } = this.dims;
-    const { n, cuSeqlens } = this.last;
+    const { n, cuSeqlens, temperature } = this.last;
     const s = cuSeqlens.length - 1;
     const a = this.acts;
     const p = this.params;
@@ -382,6 +386,7 @@ export class Model {
 
     // head and final norm: dlogits overwrite logits in place
     K.logprobBackward(a.logits, dlogp, dentropy, a.logits, a.lse, a.targetRows, n, vOut);
+    if (temperature !== 1) scaleInPlace(a.logits, n * vOut, 1 / temperature); // d(logits/T)/dlogits
     K.matmul(a.dln, a.logits, p.head, n, c, vOut, false, false, 0); // dlnf (N,C) = dlogits · W
     K.matmul(g.head, a.logits, a.lnf, vOut, c, n, true, false, 1); // dW (Vout,C) += dlogitsᵀ · lnf
     a.dresid.fill(0, 0, n * c);
@@ -724,4 +729,8 @@ function ropeTables(dm: Dims, dtype: DType): [FloatArray, FloatArray] {
     }
   }
   return [cos, sin];
+}
+
+function scaleInPlace(x: FloatArray, n: number, k: number): void {
+  for (let i = 0; i < n; i++) x[i] *= k;
 }
