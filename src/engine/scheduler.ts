@@ -27,7 +27,8 @@
  * caller between steps (host.ts). Token and finish events go to a sink.
  * Not here: threads and messages (host.ts, worker.ts), the sampler's maths (sampler.ts).
  */
-import type { KVCache, KVCopy, Model } from "../model/model.ts";
+import type { KVCache, KVCopy } from "../model/kv-cache.ts";
+import type { Model } from "../model/model.ts";
 import { Rng } from "../model/rng.ts";
 import { Sampler } from "./sampler.ts";
 import type { FinishReason, GenerateRequest, GenerateResult, GeneratedToken, TokenLogprob } from "./types.ts";

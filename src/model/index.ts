@@ -6,7 +6,8 @@
 export { type Dims, type ModelConfig, ModelConfigSchema, configToJson, dimsOf, parseModelConfig } from "./config.ts";
 export { DEMO_VOCAB_IDS, demoConfigFor, demoModelConfig } from "./default-config.ts";
 export { attentionForwardFlops, denseForwardFlopsPerToken, trainFlops } from "./flops.ts";
-export { type ForwardResult, KVCache, type KVCopy, Model, type ModelOptions, type PackedBatch, packBatch } from "./model.ts";
+export { KVCache, type KVCopy } from "./kv-cache.ts";
+export { type ForwardResult, Model, type ModelOptions, type PackedBatch, packBatch } from "./model.ts";
 export { AdamW, type AdamWConfig, type LrSchedule, type StepStats, defaultAdamW, learningRate } from "./optimizer.ts";
 export { type DType, type ParamKind, type ParamSpec, type ParamTensors, allocFloat } from "./params.ts";
 export { Rng } from "./rng.ts";
