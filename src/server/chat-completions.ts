@@ -5,10 +5,10 @@ import type { ServerContext } from "./context.ts";
 import { chatLogprobs, floor, requireModel, runGeneration } from "./generation.ts";
 import { streamablePrefix, type ParsedAssistantOutput } from "./output.ts";
 import { SseWriter } from "./sse.ts";
-import { chatCompletionRequestSchema, parseBody, type ChatCompletionRequest } from "./wire.ts";
+import { parseChatCompletionRequest, type ChatCompletionRequest } from "./wire.ts";
 
 export async function chatCompletions(ctx: ServerContext, body: unknown, signal: AbortSignal, res: ServerResponse) {
-  const req = parseBody(chatCompletionRequestSchema, body);
+  const req = parseChatCompletionRequest(body);
   requireModel(ctx, req.model);
   const toolsEnabled = (req.tools?.length ?? 0) > 0 && req.tool_choice !== "none";
   const { promptTokenIds } = buildChatPrompt(ctx.tokenizer, {

@@ -49,13 +49,14 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
   const stops = typeof opts.stop === "string" ? [opts.stop] : (opts.stop ?? []).filter((s) => s.length > 0);
   const { tokenizer } = ctx;
 
-  // The engine stops on token ids; stop strings are matched on the decoded text here.
-  const inner = new AbortController();
-  const onOuterAbort = () => inner.abort();
-  opts.signal.addEventListener("abort", onOuterAbort, { once: true });
+  // The engine stops on token ids; stop strings are matched on the decoded text here, and a match
+  // aborts the engine through an inner signal. Without text to watch the request's own signal does.
+  const watchText = stops.length > 0 || opts.onText !== undefined;
+  const inner = watchText ? new AbortController() : null;
+  const onOuterAbort = () => inner?.abort();
+  if (inner) opts.signal.addEventListener("abort", onOuterAbort, { once: true });
   const generated: number[] = [];
   let stopAt = -1;
-  const watchText = stops.length > 0 || opts.onText !== undefined;
   const onToken = watchText
     ? (t: GeneratedToken) => {
         if (stopAt >= 0) return;
@@ -66,7 +67,7 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
           if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
         }
         if (stopAt >= 0) {
-          inner.abort();
+          inner!.abort();
           return;
         }
         opts.onText?.(text);
@@ -82,7 +83,7 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
         stopTokenIds: [...ctx.stopTokenIds, ...(opts.stopTokenIds ?? [])],
         topLogprobs: opts.topLogprobs,
       },
-      { signal: inner.signal, ...(onToken ? { onToken } : {}) },
+      { signal: inner?.signal ?? opts.signal, ...(onToken ? { onToken } : {}) },
     );
     if (opts.signal.aborted) throw new OpenAIHttpError(499, "client closed the request");
     let text = tokenizer.decode(result.generationTokenIds);
@@ -93,7 +94,7 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
     }
     return { result, text, finishReason };
   } finally {
-    opts.signal.removeEventListener("abort", onOuterAbort);
+    if (inner) opts.signal.removeEventListener("abort", onOuterAbort);
   }
 }
 

@@ -82,29 +82,43 @@ function toHttpError(err: unknown): OpenAIHttpError {
   return new OpenAIHttpError(500, `internal error: ${message}`);
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/** The body as JSON. Read with plain stream events: an async iterator costs more per request. */
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     req.resume();
-    throw new OpenAIHttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+    return Promise.reject(new OpenAIHttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new OpenAIHttpError(413, `request body exceeds the limit of ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") throw new OpenAIHttpError(400, "request body is empty; expected a JSON object");
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new OpenAIHttpError(400, `request body is not valid JSON: ${(e as Error).message}`);
-  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (!settled) reject(err);
+      settled = true;
+    };
+    req.on("data", (chunk: Buffer) => {
+      if (settled) return; // over the limit: drained, not kept
+      size += chunk.length;
+      if (size > limit) return fail(new OpenAIHttpError(413, `request body exceeds the limit of ${limit} bytes`));
+      chunks.push(chunk);
+    });
+    req.on("error", fail);
+    req.on("close", () => {
+      if (!settled) fail(new OpenAIHttpError(400, "the request was closed before its body was complete"));
+    });
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8");
+      if (text.trim() === "") return reject(new OpenAIHttpError(400, "request body is empty; expected a JSON object"));
+      try {
+        resolve(JSON.parse(text) as unknown);
+      } catch (e) {
+        reject(new OpenAIHttpError(400, `request body is not valid JSON: ${(e as Error).message}`));
+      }
+    });
+  });
 }
 
 async function drain(req: IncomingMessage): Promise<void> {

@@ -17,6 +17,7 @@
  */
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "./errors.ts";
+import { installPreTokenizerSpeedups } from "./pre-tokenizer-speedups.ts";
 
 /** The fields of tokenizer.json that this wrapper reads itself; the rest goes to the library. */
 export interface TokenizerJson {
@@ -103,6 +104,7 @@ export class Tokenizer {
   constructor(tokenizerJson: TokenizerJson, config: TokenizerConfigJson, chatTemplate: string | null = null) {
     this.hf = new HfTokenizer(tokenizerJson, config);
     if (this.hf.model === null) throw new TokenizerError("tokenizer.json has no model");
+    installPreTokenizerSpeedups(this.hf.pre_tokenizer, tokenizerJson.pre_tokenizer);
 
     const added = tokenizerJson.added_tokens ?? [];
     this.addedById = new Map(added.map((t) => [t.id, t]));
