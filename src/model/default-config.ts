@@ -14,9 +14,13 @@ export const demoModelConfig: ModelConfig = {
   hidden_size: 256,
   intermediate_size: 704, // SwiGLU: ~2.75 × hidden, a multiple of 64
   num_hidden_layers: 4,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  head_dim: 64,
+  // 8 small heads rather than 4 wide ones (same parameters): copying a tool's result into the
+  // answer, at an offset that depends on the result's length, is what induction-style heads do;
+  // on the calculator demonstrations 8 × 32 reached 0.86 validation accuracy after 600 SFT steps
+  // where 4 × 64 reached 0.40 (and 8 × 32 with 8 KV heads 0.35)
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 32,
   rms_norm_eps: 1e-6,
   rope_theta: 10000,
   vocab_size: DEMO_VOCAB_IDS + 1,
