@@ -12,20 +12,9 @@ import { describe, expect, test } from "vitest";
 import type { Model } from "../model/model.ts";
 import { getNativeKernels, referenceKernels } from "../tensor/index.ts";
 import type { Kernels } from "../tensor/kernels.ts";
-import { Scheduler, type SchedulerOptions, type SchedulerSink, type SchedulerStats } from "./scheduler.ts";
-import { greedy, greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
-import type { GenerateRequest, GenerateResult, GeneratedToken } from "./types.ts";
-
-class Recorder implements SchedulerSink {
-  readonly tokens = new Map<number, GeneratedToken[]>();
-  readonly results = new Map<number, GenerateResult>();
-  token(id: number, t: GeneratedToken): void {
-    this.tokens.set(id, [...(this.tokens.get(id) ?? []), t]);
-  }
-  finish(id: number, r: GenerateResult): void {
-    this.results.set(id, r);
-  }
-}
+import { Scheduler, type SchedulerOptions, type SchedulerStats } from "./scheduler.ts";
+import { Recorder, greedy, greedyByForward, tinyEngineConfig, tinyModel } from "./testing.ts";
+import type { GenerateRequest } from "./types.ts";
 
 /** What happens before step `at`: a request arrives, one is cancelled, or the weights change. */
 type Event = { at: number } & ({ submit: GenerateRequest; id: number } | { cancel: number } | { weights: Float32Array });

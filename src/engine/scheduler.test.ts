@@ -4,21 +4,9 @@ import { Model } from "../model/model.ts";
 import { randomizeParams } from "../model/testing.ts";
 import { getNativeKernels, referenceKernels } from "../tensor/index.ts";
 import type { Kernels } from "../tensor/kernels.ts";
-import { Scheduler, type SchedulerSink } from "./scheduler.ts";
-import { TINY_IDS, greedyByForward, tinyModel, trainerLogprobs } from "./testing.ts";
-import type { GenerateRequest, GenerateResult, GeneratedToken } from "./types.ts";
-
-/** Collects a scheduler's events. */
-class Recorder implements SchedulerSink {
-  readonly tokens = new Map<number, GeneratedToken[]>();
-  readonly results = new Map<number, GenerateResult>();
-  token(id: number, t: GeneratedToken): void {
-    this.tokens.set(id, [...(this.tokens.get(id) ?? []), t]);
-  }
-  finish(id: number, r: GenerateResult): void {
-    this.results.set(id, r);
-  }
-}
+import { Scheduler } from "./scheduler.ts";
+import { Recorder, TINY_IDS, greedyByForward, tinyModel, trainerLogprobs } from "./testing.ts";
+import type { GenerateRequest } from "./types.ts";
 
 function runAll(s: Scheduler, rec = new Recorder()): Recorder {
   for (let i = 0; s.hasWork; i++) {

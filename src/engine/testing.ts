@@ -7,7 +7,8 @@ import type { ModelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
 import { randomizeParams } from "../model/testing.ts";
 import type { Kernels } from "../tensor/kernels.ts";
-import type { GenerateRequest } from "./types.ts";
+import type { SchedulerSink } from "./scheduler.ts";
+import type { GenerateRequest, GenerateResult, GeneratedToken } from "./types.ts";
 
 /** Tokenizer ids of the tiny model's rows (its unknown row is the 13th). */
 export const TINY_IDS = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
@@ -90,3 +91,15 @@ export const greedy = (prompt: number[], maxTokens: number): GenerateRequest => 
   maxTokens,
   stopTokenIds: [],
 });
+
+/** Collects a scheduler's events (tests). */
+export class Recorder implements SchedulerSink {
+  readonly tokens = new Map<number, GeneratedToken[]>();
+  readonly results = new Map<number, GenerateResult>();
+  token(id: number, t: GeneratedToken): void {
+    this.tokens.set(id, [...(this.tokens.get(id) ?? []), t]);
+  }
+  finish(id: number, r: GenerateResult): void {
+    this.results.set(id, r);
+  }
+}
