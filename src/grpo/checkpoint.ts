@@ -49,7 +49,7 @@ function writeSynced(path: string, text: string): void {
 const stepName = (step: number) => `step_${String(step).padStart(6, "0")}`;
 
 /** Writes checkpoint `step` and points `latest` at it; keeps the newest `keep` checkpoints. */
-export function saveRunCheckpoint(runDir: string, trainer: PolicyTrainer, state: LoopState, keep: number): string {
+export async function saveRunCheckpoint(runDir: string, trainer: PolicyTrainer, state: LoopState, keep: number): Promise<string> {
   const root = join(runDir, "checkpoints");
   mkdirSync(root, { recursive: true });
   const name = stepName(state.step);
@@ -57,7 +57,7 @@ export function saveRunCheckpoint(runDir: string, trainer: PolicyTrainer, state:
   const tmp = join(root, `.${name}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  trainer.save(join(tmp, "policy"), { step: state.optimizerSteps, grpo_step: state.step });
+  await trainer.save(join(tmp, "policy"), { step: state.optimizerSteps, grpo_step: state.step });
   crashPoint("mid_checkpoint", state.step);
   writeSynced(join(tmp, "loop_state.json"), JSON.stringify(state, null, 2) + "\n");
   rmSync(final, { recursive: true, force: true });

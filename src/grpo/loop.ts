@@ -255,7 +255,7 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   const elapsedBefore = state.elapsedS;
 
   const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found }));
-  if (opts.stack && found) stack.trainer.load(found.policyDir);
+  if (opts.stack && found) await stack.trainer.load(found.policyDir);
   const lossCfg = lossConfigOf(recipe);
   const schedule: LrSchedule = {
     lr: recipe.policy.optimizer.lr,
@@ -266,7 +266,7 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   };
   log(
     `grpo: ${pool.length} train rows, ${valRows.length} validation rows, ${g.num_prompts_per_step}×${g.num_generations_per_prompt} rollouts/step, ` +
-      `${(stack.trainer.model.numParams / 1e6).toFixed(2)}M params, kernels ${stack.trainer.model.kernels.name}, run dir ${runDir}`,
+      `${(stack.trainer.numParams / 1e6).toFixed(2)}M params, trainer ${stack.trainer.description}, run dir ${runDir}`,
   );
 
   const lines: MetricsLine[] = readJsonl(metricsPath);
@@ -308,8 +308,8 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       // step's own forward runs on the same weights and gives the same numbers: no extra pass.
       const tLp = performance.now();
       const numMini = Math.ceil(S / recipe.policy.train_global_batch_size);
-      if (S > 0 && (numMini > 1 || g.seq_logprob_error_threshold !== null)) batch.prevLogprobs = stack.trainer.logprobs(batch).logprobs;
-      if (S > 0 && stack.reference) batch.refLogprobs = stack.reference.logprobs(batch).logprobs;
+      if (S > 0 && (numMini > 1 || g.seq_logprob_error_threshold !== null)) batch.prevLogprobs = (await stack.trainer.logprobs(batch)).logprobs;
+      if (S > 0 && stack.reference) batch.refLogprobs = (await stack.reference.logprobs(batch)).logprobs;
       if (S > 0 && batch.prevLogprobs && g.seq_logprob_error_threshold !== null) {
         const e = seqMultProbError(batch, batch.prevLogprobs, batch.generationLogprobs);
         for (let s = 0; s < S; s++) if (e.perSequence[s] > g.seq_logprob_error_threshold) batch.sampleMask[s] = 0;
@@ -377,7 +377,7 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       if (recipe.checkpointing.enabled && (step % recipe.checkpointing.save_period === 0 || last)) {
         const tCk = performance.now();
         state.elapsedS = elapsedBefore + (performance.now() - t0) / 1000;
-        saveRunCheckpoint(runDir, stack.trainer, state, recipe.checkpointing.keep);
+        await saveRunCheckpoint(runDir, stack.trainer, state, recipe.checkpointing.keep);
         m["timing/train/checkpointing"] = (performance.now() - tCk) / 1000;
       }
     }

@@ -74,14 +74,26 @@ export interface TrainStepResult {
   commitS: number;
 }
 
-/** The trainer seam (architecture.md): the embedded trainer here; later a GPU trainer process. */
+/**
+ * The trainer seam: what the GRPO loop asks of a trainer. Every call may cross a process (the PyTorch
+ * worker under torchrun), so every call is async. Implementations: `EmbeddedTrainer` (here, in
+ * process) and the PyTorch worker's client (`torch-trainer/`).
+ */
 export interface PolicyTrainer {
-  logprobs(batch: TokenBatch): Scored;
+  /** Parameter count, for logs. */
+  readonly numParams: number;
+  /** One line for logs: where and how it computes, e.g. "embedded (native kernels)". */
+  readonly description: string;
+  logprobs(batch: TokenBatch): Promise<Scored>;
+  /** Forward + backward on the GRPO loss, then one optimizer step (its write goes through the refit path). */
   trainStep(batch: TrainBatch, loss: Partial<ClippedPgLossConfig>, opts: TrainStepOptions): Promise<TrainStepResult>;
-  /** The current weights (a view of the live buffer: copy to keep). */
-  exportWeights(): Float32Array;
-  save(dir: string, state: TrainerState): void;
-  load(dir: string): TrainerState | null;
+  /** Weights + optimizer + state as an HF checkpoint directory (atomic). */
+  save(dir: string, state: TrainerState): Promise<void>;
+  /** Restores weights and optimizer; returns the saved state. The weights reach the engine through the refit path. */
+  load(dir: string): Promise<TrainerState | null>;
+  /** Writes the current weights alone as an HF safetensors directory (atomic), for an engine to load; returns it. */
+  exportCheckpoint(dir: string): Promise<string>;
+  close(): Promise<void>;
 }
 
 /** Runs an optimizer step's write; resolves when the new weights are live (e.g. the new policy version). */
@@ -121,7 +133,20 @@ export class EmbeddedTrainer implements PolicyTrainer {
     this.temperature = opts.temperature ?? 1;
   }
 
-  logprobs(batch: TokenBatch): Scored {
+  get numParams(): number {
+    return this.model.numParams;
+  }
+
+  get description(): string {
+    return `embedded (${this.model.kernels.name} kernels)`;
+  }
+
+  async logprobs(batch: TokenBatch): Promise<Scored> {
+    return this.logprobsSync(batch);
+  }
+
+  /** `logprobs` without the promise, for in-process callers (tests, finite differences). */
+  logprobsSync(batch: TokenBatch): Scored {
     const N = batch.tokens.length;
     const out: Scored = { logprobs: new Float64Array(N), entropy: new Float64Array(N) };
     for (const [s0, s1] of microBatches(batch.seqOffsets, this.microBatchTokens)) {
@@ -203,16 +228,24 @@ export class EmbeddedTrainer implements PolicyTrainer {
     return { metrics, gradNorm, lr: opts.lr, currLogprobs: curr.logprobs, computeS: (t1 - t0) / 1000, commitS: (t2 - t1) / 1000 };
   }
 
+  /** The current weights (a view of the live buffer: copy to keep). */
   exportWeights(): Float32Array {
     return this.model.params.flat as Float32Array;
   }
 
-  save(dir: string, state: TrainerState): void {
+  async save(dir: string, state: TrainerState): Promise<void> {
     saveCheckpoint(dir, this.model, this.optimizer, state);
   }
 
+  async exportCheckpoint(dir: string): Promise<string> {
+    saveCheckpoint(dir, this.model);
+    return dir;
+  }
+
+  async close(): Promise<void> {}
+
   /** Loads weights (into the live, possibly shared, buffer) and optimizer state; returns the saved state. */
-  load(dir: string): TrainerState | null {
+  async load(dir: string): Promise<TrainerState | null> {
     const ck = loadCheckpoint(dir, { kernels: this.model.kernels, dtype: this.model.dtype });
     if (ck.model.numParams !== this.model.numParams) throw new Error(`checkpoint ${dir} has ${ck.model.numParams} parameters; the trainer's model has ${this.model.numParams}`);
     this.model.params.flat.set(ck.model.params.flat);

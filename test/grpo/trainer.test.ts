@@ -57,7 +57,7 @@ describe("EmbeddedTrainer", () => {
     const seqs = [...Array(3).keys()].map((s) => Array.from(batch.tokens.subarray(batch.seqOffsets[s], batch.seqOffsets[s + 1])));
     const ref = new Model(config, { kernels, params: Float32Array.from(model.params.flat) });
     for (const microBatchTokens of [1, 8, 4096]) {
-      const { logprobs, entropy } = new EmbeddedTrainer({ model, microBatchTokens }).logprobs(batch);
+      const { logprobs, entropy } = new EmbeddedTrainer({ model, microBatchTokens }).logprobsSync(batch);
       seqs.forEach((seq, s) => {
         const f = ref.forward(packBatch([seq]));
         const o = batch.seqOffsets[s];
@@ -78,10 +78,10 @@ describe("EmbeddedTrainer", () => {
       const model = tinyModel(kernels, 5);
       const trainer = new EmbeddedTrainer({ model, microBatchTokens, adamw: { weightDecay: 0 } });
       const batch = fixedBatch();
-      const prev = trainer.logprobs(batch).logprobs;
+      const prev = trainer.logprobsSync(batch).logprobs;
       batch.prevLogprobs = prev;
       batch.generationLogprobs = prev.map((x, t) => (batch.tokenMask[t] ? x : 0));
-      const lossAt = () => clippedPgLoss({ ...batch, currLogprobs: trainer.logprobs(batch).logprobs }, NO_KL).loss;
+      const lossAt = () => clippedPgLoss({ ...batch, currLogprobs: trainer.logprobsSync(batch).logprobs }, NO_KL).loss;
       const seq: number[] = [lossAt()];
       for (let k = 0; k < 3; k++) {
         const r = await trainer.trainStep(batch, NO_KL, { lr: 1e-3 });
@@ -125,7 +125,7 @@ describe("EmbeddedTrainer", () => {
       expect(after.policyVersion).toBe(1);
       expect(after.generationLogProbs).not.toEqual(before.generationLogProbs);
       // and the engine now scores its old first token lower (advantage was negative)
-      const lp = trainer.logprobs({ tokens: Int32Array.from(gen), seqOffsets: Int32Array.from([0, gen.length]) }).logprobs;
+      const lp = trainer.logprobsSync({ tokens: Int32Array.from(gen), seqOffsets: Int32Array.from([0, gen.length]) }).logprobs;
       expect(lp[3]).toBeLessThan(before.generationLogProbs[0]);
       expect(TINY_IDS).toContain(before.generationTokenIds[0]);
     } finally {
