@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { runSft } from "../src/cli/sft.ts";
+import { runSft } from "../src/sft/index.ts";
 import { runGrpo } from "../src/grpo/loop.ts";
 import { loadRecipe } from "../src/grpo/recipe.ts";
 

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { runSft } from "../cli/sft.ts";
+import { runSft } from "../sft/index.ts";
 import { demonstrations as arithmeticDemonstrations } from "../environments/arithmetic/tasks.ts";
 import { demonstrations as calculatorDemonstrations } from "../environments/calculator/tasks.ts";
 import { runGrpo } from "./loop.ts";

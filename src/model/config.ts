@@ -2,7 +2,7 @@
  * The transformer's configuration: the fields of a Hugging Face `config.json` for the Llama/Qwen3
  * family, plus gymrl's own extras (prefixed `gymrl_`). Parsing validates and fills the defaults HF
  * would use; unknown fields are kept so a loaded config saves back unchanged.
- * Not here: training hyperparameters (see cli/sft.ts and model/optimizer.ts).
+ * Not here: training hyperparameters (see sft/run.ts and model/optimizer.ts).
  */
 import { z } from "zod";
 

@@ -1,6 +1,6 @@
 /**
  * Supervised fine-tuning over token sequences with a loss mask: the training loop behind
- * `gymrl sft`, independent of tokenizers and chat templates (cli/sft.ts renders chats into
+ * `gymrl sft`, independent of tokenizers and chat templates (sft/chat-examples.ts renders chats into
  * SftExamples). Loss is the mean negative log-likelihood over masked target tokens of a step.
  */
 import type { FloatArray } from "../tensor/kernels.ts";

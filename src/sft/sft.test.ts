@@ -1,5 +1,5 @@
 /**
- * `gymrl sft` end to end on a small synthetic chat corpus: assistant-only masks from the real Qwen3
+ * SFT (`runSft`, what `gymrl sft` runs) end to end on a small synthetic chat corpus: assistant-only masks from the real Qwen3
  * chat template, held-out loss going down, metrics.jsonl and a loadable checkpoint, --init and
  * --resume, and configs/model-demo.yaml matching the demo model.
  */
@@ -13,7 +13,7 @@ import { demoModelConfig } from "../model/default-config.ts";
 import { Rng } from "../model/rng.ts";
 import { referenceKernels } from "../tensor/reference.ts";
 import { loadQwen3Tokenizer } from "../tokenizer/index.ts";
-import { TrainSchema, chatToExamples, runSft } from "./sft.ts";
+import { TrainSchema, chatToExamples, runSft } from "./index.ts";
 
 function syntheticChats(n: number, seed: number): string {
   const rng = new Rng(seed);

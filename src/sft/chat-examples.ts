@@ -1,0 +1,71 @@
+/**
+ * Chat conversations for SFT: reading `{"messages": [...], "tools"?: [...]}` JSONL lines (the OpenAI
+ * chat shape) and rendering each chat with the Qwen3 chat template into token sequences whose mask
+ * covers the assistant tokens only.
+ */
+import { z } from "zod";
+import type { SftExample } from "../model/sft.ts";
+import { readJsonl } from "../rollout/jsonl.ts";
+import { type ChatMessage, type ChatTool, type Tokenizer, applyChatTemplate } from "../tokenizer/index.ts";
+
+const ChatLineSchema = z.looseObject({
+  messages: z.array(z.looseObject({ role: z.enum(["system", "developer", "user", "assistant", "tool"]) })).min(1),
+  tools: z.array(z.unknown()).nullable().optional(),
+});
+
+export interface Chat {
+  messages: ChatMessage[];
+  tools?: ChatTool[] | null;
+}
+
+export function readChats(path: string): Chat[] {
+  const chats: Chat[] = [];
+  for (const { line, value } of readJsonl(path)) {
+    const r = ChatLineSchema.safeParse(value);
+    if (!r.success) throw new Error(`${path}:${line}: expected {"messages": [{role, content}, ...]}: ${r.error.issues[0]?.message}`);
+    chats.push(value as Chat);
+  }
+  if (chats.length === 0) throw new Error(`${path} holds no conversations`);
+  return chats;
+}
+
+function startsWith(a: number[], prefix: number[]): boolean {
+  if (prefix.length > a.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * Renders a chat into training examples. Assistant turn i spans the tokens between the render of
+ * messages[0..i) with the generation prompt and the render of messages[0..i], cut after its
+ * <|im_end|> (the newline the template writes after it is not trained on). When each turn's render
+ * extends into the full chat's render, the chat is one example with every assistant span masked;
+ * otherwise (Qwen3 drops the reasoning of turns before the last user message) each assistant turn
+ * becomes its own example, exactly as the model saw it when generating that turn.
+ */
+export function chatToExamples(tok: Tokenizer, chat: Chat): SftExample[] {
+  const tools = chat.tools ?? null;
+  const render = (messages: ChatMessage[], gen: boolean) =>
+    applyChatTemplate(tok, { messages, tools, addGenerationPrompt: gen });
+  const endId = tok.eosTokenId ?? -1; // <|im_end|>
+  const spans: { through: number[]; start: number; end: number }[] = [];
+  chat.messages.forEach((m, i) => {
+    if (m.role !== "assistant") return;
+    const prompt = render(chat.messages.slice(0, i), true);
+    const through = render(chat.messages.slice(0, i + 1), false);
+    if (!startsWith(through, prompt)) throw new Error(`assistant turn ${i}: its render does not extend the prompt before it`);
+    let end = through.length;
+    const lastEnd = through.lastIndexOf(endId);
+    if (lastEnd >= prompt.length) end = lastEnd + 1;
+    spans.push({ through, start: prompt.length, end });
+  });
+  if (spans.length === 0) return [];
+  const full = render(chat.messages, false);
+  const example = (tokens: number[], ss: typeof spans): SftExample => {
+    const mask = new Array<boolean>(tokens.length).fill(false);
+    for (const s of ss) for (let t = s.start; t < s.end; t++) mask[t] = true;
+    return { tokens, mask };
+  };
+  if (spans.every((s) => startsWith(full, s.through))) return [example(full, spans)];
+  return spans.map((s) => example(s.through.slice(0, s.end), [s]));
+}
