@@ -244,11 +244,15 @@ export class EmbeddedTrainer implements PolicyTrainer {
 
   async close(): Promise<void> {}
 
-  /** Loads weights (into the live, possibly shared, buffer) and optimizer state; returns the saved state. */
+  /**
+   * Loads weights and optimizer state; returns the saved state. The weight write goes through
+   * `commit`, like an optimizer step: a colocated engine reading this buffer must pause for it, bump
+   * its policy version and drop prefix-cache K/V computed on the old weights.
+   */
   async load(dir: string): Promise<TrainerState | null> {
     const ck = loadCheckpoint(dir, { kernels: this.model.kernels, dtype: this.model.dtype });
     if (ck.model.numParams !== this.model.numParams) throw new Error(`checkpoint ${dir} has ${ck.model.numParams} parameters; the trainer's model has ${this.model.numParams}`);
-    this.model.params.flat.set(ck.model.params.flat);
+    await this.commit(() => this.model.params.flat.set(ck.model.params.flat));
     if (ck.optimizer) {
       this.optimizer.m.set(ck.optimizer.m);
       this.optimizer.v.set(ck.optimizer.v);

@@ -3,17 +3,23 @@
  * train step on a fixed batch lowers the clipped PG loss; and with the engine on the shared buffer
  * a train step is a refit: the policy version goes up and the engine's outputs change.
  */
-import { describe, expect, test } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
 import { allocSharedParams, createEmbeddedEngine } from "../../src/engine/embedded-engine.ts";
 import { TINY_IDS, tinyEngineConfig, tinyModel } from "../../src/engine/testing.ts";
 import { clippedPgLoss } from "../../src/grpo/loss.ts";
 import { EmbeddedTrainer, microBatches, type TrainBatch } from "../../src/grpo/trainer.ts";
+import { saveCheckpoint } from "../../src/model/checkpoint.ts";
 import { Model, packBatch } from "../../src/model/model.ts";
 import { referenceKernels } from "../../src/tensor/index.ts";
 
 const kernels = referenceKernels;
 const config = tinyEngineConfig();
 const NO_KL = { referencePolicyKlPenalty: 0 };
+const tmp = mkdtempSync(join(tmpdir(), "gymrl-trainer-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Three sequences of tiny-vocabulary ids: a prompt (mask 0) then generated tokens (mask 1). */
 function fixedBatch(): TrainBatch {
@@ -130,6 +136,38 @@ describe("EmbeddedTrainer", () => {
       expect(TINY_IDS).toContain(before.generationTokenIds[0]);
     } finally {
       await engine.close();
+    }
+  });
+
+  test("load is a refit: the version goes up and no prefix K/V of the old weights is reused", async () => {
+    const init = tinyModel(kernels, 7);
+    const shared = allocSharedParams(init.numParams);
+    shared.set(init.params.flat);
+    const model = new Model(config, { kernels, params: shared });
+    const engine = await createEmbeddedEngine({ config, sharedParams: shared, slots: 2, kernels: "reference", thread: "main" });
+    const loaded = tinyModel(kernels, 9);
+    const dir = join(tmp, "load");
+    saveCheckpoint(dir, loaded);
+    const freshParams = allocSharedParams(loaded.numParams);
+    freshParams.set(loaded.params.flat);
+    const fresh = await createEmbeddedEngine({ config, sharedParams: freshParams, slots: 2, kernels: "reference", thread: "main" });
+    try {
+      const trainer = new EmbeddedTrainer({ model, commit: (write) => engine.updateWeights({ kind: "shared", write }) });
+      const req = { promptTokenIds: [2, 3, 5, 7, 11, 13, 17, 19, 23], sampling: { temperature: 0, topP: 1, topK: 0 }, maxTokens: 6, stopTokenIds: [] };
+      await engine.generate(req);
+      // the same prompt again on the old weights: served from the retained prefix (the cache works)
+      expect((await engine.generate(req)).cachedPromptTokens).toBeGreaterThan(0);
+      await trainer.load(dir);
+      expect(engine.policyVersion).toBe(1);
+      const after = await engine.generate(req);
+      expect(after.policyVersion).toBe(1);
+      expect(after.cachedPromptTokens).toBe(0);
+      const want = await fresh.generate(req);
+      expect(after.generationTokenIds).toEqual(want.generationTokenIds);
+      after.generationLogProbs.forEach((x, j) => expect(Math.abs(x - want.generationLogProbs[j])).toBeLessThan(1e-5));
+    } finally {
+      await engine.close();
+      await fresh.close();
     }
   });
 });
