@@ -254,7 +254,7 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   };
   const elapsedBefore = state.elapsedS;
 
-  const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found }));
+  const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found, runDir }));
   if (opts.stack && found) await stack.trainer.load(found.policyDir);
   const lossCfg = lossConfigOf(recipe);
   const schedule: LrSchedule = {
@@ -318,7 +318,6 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
 
       // 4-5. optimizer steps (each one a refit of the engine)
       const tTrain = performance.now();
-      let refitS = 0;
       const stepMetrics: Record<string, number>[] = [];
       const currAll = new Float64Array(batch.tokens.length);
       for (let k = 0; k < numMini; k++) {
@@ -329,11 +328,13 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
         const r = await stack.trainer.trainStep(mb, lossCfg, { lr });
         currAll.set(r.currLogprobs, batch.seqOffsets[a]);
         state.optimizerSteps++;
-        refitS += stack.lastRefitS;
         stepMetrics.push({ ...(r.metrics as unknown as Record<string, number>), gradNorm: r.gradNorm, lr });
       }
+      // new weights to the engine (colocated: the optimizer steps above already wrote them)
+      const refit = await stack.refit();
+      const refitS = refit.seconds;
       const trainS = (performance.now() - tTrain) / 1000 - refitS;
-      state.policyVersion = stack.engine.policyVersion;
+      state.policyVersion = refit.policyVersion;
       state.step = step;
       state.data = { ...stream.position };
 

@@ -1,34 +1,33 @@
 /**
- * The policy stack of an embedded GRPO run: the trainer's Model and the generation engine on one
- * shared parameter buffer (refit without a copy), the OpenAI-compatible server over the engine,
- * and the Gym servers (startGym) whose model proxy points at it. Started from a checkpoint
- * (model.init, or the run's own on resume). Not here: the loop that drives it (loop.ts).
+ * The policy stack of a GRPO run: the policy backend (trainer + engine + refit, backend/), the
+ * OpenAI-compatible server over its engine, and the Gym servers (startGym) whose model proxy points
+ * at it. Started from a checkpoint (model.init, or the run's own on resume). Not here: the loop that
+ * drives it (loop.ts), or which trainer and engine a recipe picks (backend/index.ts).
  */
 import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { allocSharedParams, createEmbeddedEngine, type EmbeddedEngine } from "../engine/index.ts";
+import type { UpdatableGenerationEngine } from "../engine/index.ts";
 import { startGym, type GymHandle } from "../gym/index.ts";
-import { loadCheckpoint } from "../model/checkpoint.ts";
-import { Model } from "../model/model.ts";
 import { createOpenAIServer } from "../server/app.ts";
 import { listen } from "../server/http.ts";
 import { chatTokenizerFrom, qwenOutputParser } from "../server/tokenizer-adapter.ts";
-import { getKernels } from "../tensor/index.ts";
-import { loadQwen3Tokenizer, type Tokenizer } from "../tokenizer/index.ts";
+import type { Tokenizer } from "../tokenizer/index.ts";
+import { createPolicyBackend, type PolicyBackend, type RefitResult } from "./backend/index.ts";
 import type { Recipe } from "./recipe.ts";
-import { EmbeddedTrainer } from "./trainer.ts";
+import type { PolicyTrainer } from "./trainer.ts";
 
 export interface PolicyStack {
-  trainer: EmbeddedTrainer;
+  backend: PolicyBackend;
+  trainer: PolicyTrainer;
   /** a frozen copy of the initial weights, when the KL penalty needs reference logprobs */
-  reference: EmbeddedTrainer | null;
-  engine: EmbeddedEngine;
+  reference: PolicyTrainer | null;
+  engine: UpdatableGenerationEngine;
   tokenizer: Tokenizer;
   baseUrl: string;
   gym: GymHandle;
-  /** seconds spent in refit overhead (pausing / resuming the engine) by the last commit */
-  lastRefitS: number;
+  /** New weights to the engine after a step's optimizer steps (backend.refit). */
+  refit(): Promise<RefitResult>;
   close(): Promise<void>;
 }
 
@@ -37,17 +36,6 @@ export function resolveCheckpointDir(dir: string): string {
   if (existsSync(join(dir, "config.json"))) return dir;
   if (existsSync(join(dir, "checkpoint", "config.json"))) return join(dir, "checkpoint");
   throw new Error(`model.init ${dir}: no config.json there or in ${join(dir, "checkpoint")}`);
-}
-
-/** Rollouts sampled at T are scored at T; greedy (T = 0) rollouts at 1, the argmax's own distribution. */
-const scoringTemperature = (t: number) => (t > 0 ? t : 1);
-
-function stopIdsOf(tok: Tokenizer): number[] {
-  const ids = new Set<number>();
-  if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
-  const eot = tok.addedTokens.get("<|endoftext|>"); // Qwen3's generation_config stops on it too
-  if (eot !== undefined) ids.add(eot);
-  return [...ids];
 }
 
 export interface StackOptions {
@@ -61,66 +49,24 @@ export interface StackOptions {
    * (whose second moments are scaled to another loss and would set the RL step size).
    */
   restoreOptimizer?: boolean;
+  /** the run directory (default recipe.run.out_dir) */
+  runDir?: string;
 }
 
 export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Promise<PolicyStack> {
-  if (recipe.model.kernels !== "auto") process.env.GYMRL_KERNELS = recipe.model.kernels;
-  const kernels = getKernels();
-  const ck = loadCheckpoint(resolveCheckpointDir(opts.initDir), { kernels });
-  // the trainer's Model and the engine compute on one SharedArrayBuffer (colocated refit, no copy)
-  const shared = allocSharedParams(ck.model.numParams);
-  shared.set(ck.model.params.flat);
-  const model = new Model(ck.model.config, { kernels, params: shared });
-  const tokenizer = loadQwen3Tokenizer();
-  const stopTokenIds = stopIdsOf(tokenizer);
-  const engine = await createEmbeddedEngine({
-    config: ck.model.config,
-    sharedParams: shared,
-    slots: recipe.model.engine_slots,
-    maxBatchTokens: recipe.model.engine_max_batch_tokens,
-    kernels: recipe.model.kernels,
-    eosTokenIds: stopTokenIds,
+  const backend = await createPolicyBackend(recipe, {
+    initDir: resolveCheckpointDir(opts.initDir),
+    restoreOptimizer: opts.restoreOptimizer,
+    runDir: opts.runDir ?? recipe.run.out_dir,
   });
-  const p = recipe.policy;
-  const stack: Partial<PolicyStack> & { lastRefitS: number } = { lastRefitS: 0 };
-  const trainer = new EmbeddedTrainer({
-    model,
-    optimizer: (opts.restoreOptimizer && ck.optimizer) || undefined,
-    adamw: { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm },
-    microBatchTokens: p.train_micro_batch_tokens,
-    temperature: scoringTemperature(p.generation.temperature),
-    // the refit: the engine parks between two decode steps while the optimizer writes in place
-    commit: async (write) => {
-      const t0 = performance.now();
-      let writeMs = 0;
-      await engine.updateWeights({
-        kind: "shared",
-        write: () => {
-          const w0 = performance.now();
-          write();
-          writeMs = performance.now() - w0;
-        },
-      });
-      stack.lastRefitS = (performance.now() - t0 - writeMs) / 1000;
-    },
-  });
-  if (opts.restoreOptimizer && ck.optimizer) Object.assign(trainer.optimizer.cfg, { beta1: p.optimizer.beta1, beta2: p.optimizer.beta2, eps: p.optimizer.eps, weightDecay: p.optimizer.weight_decay, gradClip: p.optimizer.max_grad_norm });
-  const reference =
-    recipe.grpo.skip_reference_policy_logprobs_calculation
-      ? null
-      : new EmbeddedTrainer({
-          model: new Model(ck.model.config, { kernels, params: Float32Array.from(shared) }),
-          microBatchTokens: p.train_micro_batch_tokens,
-          temperature: scoringTemperature(p.generation.temperature),
-        });
-
-  const g = p.generation;
+  const { engine, chat } = backend;
+  const g = recipe.policy.generation;
   const server: Server = createOpenAIServer({
     engine,
-    tokenizer: chatTokenizerFrom(tokenizer),
+    tokenizer: chatTokenizerFrom(chat.tokenizer),
     parser: qwenOutputParser,
     modelName: recipe.model.name,
-    stopTokenIds,
+    stopTokenIds: chat.stopTokenIds,
     // refuse any request off the trainer's sampling distributions (on-policy guard)
     samplingProfiles: [
       { name: "train", temperature: g.temperature, topP: g.top_p },
@@ -141,21 +87,23 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
   } catch (e) {
     server.closeAllConnections();
     server.close();
-    await engine.close();
+    await backend.close();
     throw e;
   }
-  return Object.assign(stack, {
-    trainer,
-    reference,
+  return {
+    backend,
+    trainer: backend.trainer,
+    reference: backend.reference,
     engine,
-    tokenizer,
+    tokenizer: chat.tokenizer,
     baseUrl,
     gym,
+    refit: () => backend.refit(),
     close: async () => {
       await gym.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await engine.close();
+      await backend.close();
     },
-  }) as PolicyStack;
+  };
 }

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { GenerationBackendSchema, TrainerBackendSchema } from "./backend/schema.ts";
 import { CLIPPED_PG_LOSS_DEFAULTS as PG, GRPO_DEFAULTS as G } from "./defaults.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -175,6 +176,10 @@ export const RecipeSchema = z.object({
   policy: PolicySchema.prefault({}),
   rollout: RolloutSchema.prefault({}),
   checkpointing: CheckpointSchema.prefault({}),
+  /** which trainer computes the gradients (backend/schema.ts) */
+  trainer: TrainerBackendSchema.prefault({}),
+  /** which engine generates the rollouts (backend/schema.ts) */
+  generation: GenerationBackendSchema.prefault({}),
 });
 
 export type Recipe = z.infer<typeof RecipeSchema>;
