@@ -3,7 +3,9 @@
  * `maxResident` rollouts resident (in flight + finished but not yet taken by the consumer), and
  * yields their outcomes in completion order. A consumer that stops pulling stops new sends, so
  * memory stays bounded however large the batch. Every request yields exactly one outcome; after
- * `signal` aborts, unsent requests come back as "aborted" failures without being sent.
+ * `signal` aborts, unsent requests come back as "aborted" failures without being sent. If a
+ * rollout's promise rejects (a bug: runRollout reports failures as outcomes), the generator throws
+ * that error, naming the rollout, and aborts the rest.
  * Not here: what one rollout does (run-rollout.ts), grouping (groups.ts).
  */
 import { setMaxListeners } from "node:events";
@@ -55,17 +57,27 @@ export async function* streamRollouts(client: GymClient, requests: readonly Roll
   let next = 0;
   let inFlight = 0;
   let wake: (() => void) | undefined;
+  // runRollout turns every rollout failure into an outcome; a rejection is a bug. It must end the
+  // collection with that error: left unhandled, its request would never yield and the step would hang.
+  let broken: Error | undefined;
 
   const pump = () => {
-    while (next < requests.length && inFlight < concurrency && inFlight + (ready.length - readyHead) < maxResident) {
+    while (!broken && next < requests.length && inFlight < concurrency && inFlight + (ready.length - readyHead) < maxResident) {
       const req = requests[next++];
       inFlight++;
-      void runRollout(client, req, policy, performance.now() - t0, stop.signal, slots).then((outcome) => {
-        inFlight--;
-        ready.push(outcome);
-        wake?.();
-        pump();
-      });
+      runRollout(client, req, policy, performance.now() - t0, stop.signal, slots).then(
+        (outcome) => {
+          inFlight--;
+          ready.push(outcome);
+          wake?.();
+          pump();
+        },
+        (e: unknown) => {
+          inFlight--;
+          broken ??= new Error(`rollout (task ${req.taskIndex}, rollout ${req.rolloutIndex}, agent '${req.agent}') failed inside the collector: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+          wake?.();
+        },
+      );
     }
   };
 
@@ -73,6 +85,7 @@ export async function* streamRollouts(client: GymClient, requests: readonly Roll
     pump();
     let yielded = 0;
     while (yielded < requests.length) {
+      if (broken) throw broken;
       if (readyHead === ready.length) {
         await new Promise<void>((r) => (wake = r));
         wake = undefined;
