@@ -18,7 +18,7 @@
  * Not here: starting the trainer, engine, server and Gym (policy-stack.ts), the loss and advantages
  * (pure functions beside this file), the servers themselves.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { learningRate, type LrSchedule } from "../model/optimizer.ts";
@@ -37,6 +37,7 @@ import { appendJsonl, readJsonl, summaryLine, truncateJsonl, type MetricsLine } 
 import { writePlot } from "./plot.ts";
 import { lossConfigOf, type Recipe } from "./recipe.ts";
 import { startPolicyStack, type PolicyStack } from "./policy-stack.ts";
+import { lockRunDir } from "./run-lock.ts";
 import type { TrainBatch } from "./trainer.ts";
 
 
@@ -174,24 +175,6 @@ function sliceBatch(b: TrainBatch, a: number, e: number): TrainBatch {
 // ------------------------------------------------------------------------------------------------
 // the run
 
-/** One run per directory: RUN/.lock holds the owner's pid; a lock whose process is gone is taken over. */
-function lockRunDir(runDir: string): () => void {
-  const path = join(runDir, ".lock");
-  if (existsSync(path)) {
-    const pid = Number(readFileSync(path, "utf8"));
-    let alive = false;
-    try {
-      process.kill(pid, 0);
-      alive = pid !== process.pid;
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new Error(`${runDir} is in use by process ${pid} (remove ${path} if that is wrong)`);
-  }
-  writeFileSync(path, String(process.pid));
-  return () => rmSync(path, { force: true });
-}
-
 export interface GrpoRunOptions {
   recipe: Recipe;
   /** continue from the run directory's latest checkpoint (a fresh start when there is none) */
@@ -215,6 +198,18 @@ export interface GrpoRunResult {
 }
 
 export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
+  const runDir = resolve(opts.recipe.run.out_dir);
+  mkdirSync(runDir, { recursive: true });
+  // held until the run ends however it ends (a failed start included)
+  const releaseLock = lockRunDir(runDir, opts.log ?? ((l: string) => process.stdout.write(l + "\n")));
+  try {
+    return await runLocked(opts);
+  } finally {
+    releaseLock();
+  }
+}
+
+async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   const { recipe } = opts;
   const log = opts.log ?? ((l: string) => process.stdout.write(l + "\n"));
   const t0 = performance.now();
@@ -223,7 +218,6 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   const metricsPath = join(runDir, "metrics.jsonl");
   const promptsPath = join(runDir, "prompts.jsonl");
   const plotPath = join(runDir, "plot.html");
-  const releaseLock = lockRunDir(runDir);
 
   // where to start: a checkpoint of this run, or model.init
   const found = opts.resume ? findLatestCheckpoint(runDir) : null;
@@ -384,7 +378,6 @@ export async function runGrpo(opts: GrpoRunOptions): Promise<GrpoRunResult> {
     }
   } finally {
     if (!opts.stack) await stack.close();
-    releaseLock();
   }
   writePlot(plotPath, lines, `GRPO: ${runDir}`);
   const nums = (k: string) => lines.flatMap((l) => (typeof l[k] === "number" ? [l[k] as number] : []));
