@@ -81,6 +81,42 @@ describe("sft", () => {
     expect(seconds).toBeLessThan(30);
   });
 
+  test("a resumed run continues the batch stream (3 + 3 steps = 6 steps); maxSeconds stops after the step that reaches it", () => {
+    const train = corpus(60, 3);
+    const vocab = buildVocabMap(train.flatMap((e) => e.tokens));
+    const cfg: ModelConfig = {
+      model_type: "qwen3",
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 8,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      vocab_size: vocab.length + 1,
+      tie_word_embeddings: true,
+      max_position_embeddings: 32,
+      gymrl_vocab_map: vocab,
+    };
+    // constant lr: the schedule does not depend on totalSteps, so a 3-step run is a 6-step run's prefix
+    const hyper = (totalSteps: number) => ({ lr: 1e-2, warmupSteps: 0, totalSteps, schedule: "constant" as const, minLrRatio: 1, batchTokens: 64, seed: 4, adamw: {}, evalEvery: 0 });
+    const whole = new Model(cfg, { kernels: referenceKernels, seed: 0 });
+    trainSft(whole, train, [], hyper(6), { optimizer: new AdamW(whole) });
+    const split = new Model(cfg, { kernels: referenceKernels, seed: 0 });
+    const opt = new AdamW(split);
+    trainSft(split, train, [], hyper(3), { optimizer: opt });
+    const steps: number[] = [];
+    trainSft(split, train, [], hyper(6), { optimizer: opt, startStep: 3, onStep: (m) => steps.push(m.step) });
+    expect(steps).toEqual([4, 5, 6]);
+    expect(Array.from(split.params.flat)).toEqual(Array.from(whole.params.flat));
+
+    const timed: number[] = [];
+    const last = trainSft(split, train, corpus(5, 9), hyper(100), { optimizer: opt, startStep: 6, maxSeconds: 0, onStep: (m) => timed.push(m.step) });
+    expect(timed).toEqual([7]);
+    expect(last.eval_loss).toBeTypeOf("number"); // the last step of a timed run is evaluated like any last step
+  });
+
   test("packExamples: only masked tokens are targets, sequences do not leak", () => {
     const b = packExamples(
       [

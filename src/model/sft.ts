@@ -121,8 +121,10 @@ class BatchStream {
 
 export interface SftRun {
   optimizer: AdamW;
-  /** steps already taken (when resuming) */
+  /** steps already taken (when resuming): the batch stream skips the batches those steps used */
   startStep?: number;
+  /** stop after the step that brings training time to this many seconds (a time budget) */
+  maxSeconds?: number;
   /** called after every step with its metrics (eval_loss set on eval steps) */
   onStep?: (m: StepMetrics) => void;
 }
@@ -130,11 +132,14 @@ export interface SftRun {
 /** Trains model on train for hyper.totalSteps steps; returns the last step's metrics. */
 export function trainSft(model: Model, train: SftExample[], heldOut: SftExample[], hyper: SftHyper, run: SftRun): StepMetrics {
   const stream = new BatchStream(train, hyper.batchTokens, model.dims.maxPos, hyper.seed);
+  const start = run.startStep ?? 0;
+  // a resumed run sees the batches an uninterrupted one would have (the stream is seeded)
+  for (let i = 0; i < start; i++) stream.next();
   const t0 = performance.now();
   let tokensSeen = 0;
   let dlogp: FloatArray = allocFloat(model.dtype, 0);
   let last: StepMetrics | null = null;
-  const start = run.startStep ?? 0;
+  const maxSeconds = run.maxSeconds ?? Infinity;
   for (let step = start; step < hyper.totalSteps; step++) {
     const batch = stream.next();
     const n = batch.tokens.length;
@@ -167,13 +172,14 @@ export function trainSft(model: Model, train: SftExample[], heldOut: SftExample[
       target_tokens: targets,
       tokens_per_s: tokensSeen / elapsed,
       elapsed_s: elapsed,
-      eta_s: (elapsed / done) * (hyper.totalSteps - step - 1),
+      eta_s: Math.min((elapsed / done) * (hyper.totalSteps - step - 1), Math.max(0, maxSeconds - elapsed)),
     };
-    const isLast = step + 1 === hyper.totalSteps;
+    const isLast = step + 1 === hyper.totalSteps || elapsed >= maxSeconds;
     if (heldOut.length > 0 && (isLast || (hyper.evalEvery > 0 && (step + 1) % hyper.evalEvery === 0)))
       m.eval_loss = evalLoss(model, heldOut, hyper.batchTokens);
     run.onStep?.(m);
     last = m;
+    if (isLast) break;
   }
   if (!last) throw new Error(`nothing to train: start step ${start} ≥ total steps ${hyper.totalSteps}`);
   return last;

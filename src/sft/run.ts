@@ -70,6 +70,8 @@ export interface SftArgs {
   resume?: boolean;
   /** overrides train.steps */
   steps?: number;
+  /** also stop after the step at which training time (from the first step) reaches this many seconds */
+  maxSeconds?: number;
   /** progress lines go here (default: stdout) */
   log?: (line: string) => void;
 }
@@ -177,6 +179,7 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
   const last = trainSft(model, trainEx, heldEx, hyper, {
     optimizer,
     startStep: restored.step,
+    maxSeconds: args.maxSeconds,
     onStep: (m) => {
       appendFileSync(metricsPath, JSON.stringify(m) + "\n");
       if (m.step % train.log_every === 0 || m.step === train.steps || m.eval_loss !== undefined)
