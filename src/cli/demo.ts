@@ -1,7 +1,9 @@
 /**
  * `gymrl demo` (also `npm run demo`): the main job on the embedded default: a short SFT warm start
  * of the demo model on the calculator environment's demonstrations, then GRPO through real Gym
- * servers (src/grpo/demo.ts). Ends with one JSON line: val_accuracy_before, val_accuracy_after,
+ * servers, then (unless --no-control) the control: the warm start continued with SFT alone for as
+ * long as GRPO's steps took, validated the same way (src/grpo/demo.ts). Ends with one JSON line:
+ * val_accuracy_before, val_accuracy_after, control_val_accuracy, the time figures, not_measured,
  * minutes, max_token_mult_prob_error, contiguity_breaks, run_dir. Extra `key=value` arguments
  * override the GRPO recipe (e.g. `grpo.max_num_steps=10`).
  */
@@ -10,13 +12,19 @@ import { type DemoEnvironment, runDemo } from "../grpo/demo.ts";
 import { overridesOf } from "./train.ts";
 
 const demoCommand = defineCommand({
-  meta: { name: "demo", description: "SFT warm start + GRPO on the calculator environment through Gym; prints before/after validation accuracy" },
+  meta: { name: "demo", description: "SFT warm start + GRPO on the calculator environment through Gym, and an SFT-only control; prints validation accuracy before/after/control" },
   args: {
     env: { type: "string", description: "calculator (default) or arithmetic" },
     out: { type: "string", description: "run directory (default runs/demo)" },
     config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
     "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
     data: { type: "string", description: "demonstration chats JSONL (default the calculator's)" },
+    control: {
+      type: "boolean",
+      default: true,
+      description: "also continue the warm start with SFT alone for GRPO's step time and validate it (control_val_accuracy)",
+      negativeDescription: "skip the SFT-only control",
+    },
   },
   async run({ args, rawArgs }) {
     if (args.env !== undefined && args.env !== "calculator" && args.env !== "arithmetic") {
@@ -31,6 +39,7 @@ const demoCommand = defineCommand({
       sftConfig: args["sft-config"],
       demonstrations: args.data,
       overrides: overridesOf(rawArgs),
+      control: args.control,
     });
     console.log(JSON.stringify(r));
   },

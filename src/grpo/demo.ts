@@ -2,15 +2,18 @@
  * The demo job, end to end on the embedded default: a deliberately short supervised warm start of
  * the demo model on the calculator environment's demonstrations (the `gymrl sft` code path), then
  * GRPO through real Gym servers (simple_agent + calculator + vllm_model proxy over our OpenAI
- * server), reporting validation accuracy before (the warm-start model) and after. The last line
- * printed is one JSON object: val_accuracy_before/after, minutes, max_token_mult_prob_error,
- * contiguity_breaks, run_dir.
+ * server), reporting validation accuracy before (the warm-start model, step 0) and after (the last
+ * step). The warm start stops inside a sharp SFT transition, so part of a gain over it could be
+ * SFT's own jump: the control continues the warm start's SFT for as long as GRPO's steps took and
+ * is validated the same way (`control_val_accuracy`). The last line printed is one JSON object
+ * (DemoResult).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runSft } from "../sft/index.ts";
 import { demonstrations as arithmeticDemonstrations } from "../environments/arithmetic/tasks.ts";
 import { demonstrations as calculatorDemonstrations } from "../environments/calculator/tasks.ts";
+import { grpoStepSeconds, measuredValidation } from "./demo-report.ts";
 import { runGrpo } from "./loop.ts";
 import { loadRecipe } from "./recipe.ts";
 
@@ -33,12 +36,27 @@ export interface DemoOptions {
   numDemonstrations?: number;
   /** recipe overrides, dotted key=value */
   overrides?: string[];
+  /** also run the SFT-only control (default true) */
+  control?: boolean;
   log?: (line: string) => void;
 }
 
 export interface DemoResult {
+  /** validation accuracy of the warm-start model (GRPO's step-0 validation); null when not measured */
   val_accuracy_before: number | null;
+  /** validation accuracy after GRPO's last step; null when not measured */
   val_accuracy_after: number | null;
+  /** the warm start continued with SFT alone for grpo_step_seconds, validated the same way */
+  control_val_accuracy: number | null;
+  /** seconds of GRPO steps (generation, logprobs, training, refit; no validation or startup) */
+  grpo_step_seconds: number;
+  /** seconds of the control's SFT steps (stops after the step that reaches grpo_step_seconds) */
+  control_sft_seconds: number | null;
+  /** SFT steps the control added to the warm start's */
+  control_sft_steps: number | null;
+  grpo_steps: number;
+  /** for each null figure above, why it was not measured */
+  not_measured: Record<string, string>;
   minutes: number;
   max_token_mult_prob_error: number;
   contiguity_breaks: number;
@@ -52,6 +70,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   mkdirSync(runDir, { recursive: true });
 
   const env = opts.env ?? "calculator";
+  const sftConfig = opts.sftConfig ?? (env === "calculator" ? "configs/sft-demo.yaml" : `configs/sft-demo-${env}.yaml`);
+  const recipePath = opts.recipe ?? `configs/grpo-${env}.yaml`;
 
   // 1. supervised warm start (short on purpose: GRPO has something left to learn), on the
   // environment's own demonstrations (train split; validation questions are disjoint)
@@ -62,33 +82,69 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     writeFileSync(data, chats.map((c) => JSON.stringify(c) + "\n").join(""));
   }
   log(`== warm start (${env}): SFT on ${data} -> ${join(runDir, "sft")}`);
-  runSft({
-    data,
-    config: opts.sftConfig ?? (env === "calculator" ? "configs/sft-demo.yaml" : `configs/sft-demo-${env}.yaml`),
-    out: join(runDir, "sft"),
-    log,
-  });
+  const warm = runSft({ data, config: sftConfig, out: join(runDir, "sft"), log });
 
   // 2. GRPO through Gym, validating before the first step and at the end
   log(`== GRPO through Gym -> ${join(runDir, "grpo")}`);
-  const recipe = loadRecipe(opts.recipe ?? `configs/grpo-${env}.yaml`, [
+  const overrides = opts.overrides ?? [];
+  const recipe = loadRecipe(recipePath, [
     `model.init=${join(runDir, "sft")}`,
     `run.out_dir=${join(runDir, "grpo")}`,
     "grpo.val_at_start=true",
     "grpo.val_at_end=true",
-    ...(opts.overrides ?? []),
+    ...overrides,
   ]);
   const r = await runGrpo({ recipe, log });
+  const measured = measuredValidation(r.lines, r.steps, recipe.grpo);
+  const notMeasured = { ...measured.notMeasured };
+  const budget = grpoStepSeconds(r.lines);
+
+  // 3. the control: the same warm start, SFT only, for GRPO's step time, validated the same way
+  let control: { accuracy: number | null; seconds: number; steps: number } | null = null;
+  if (opts.control === false) notMeasured.control_val_accuracy = "the control was not run (--no-control)";
+  else if (r.steps === 0 || budget <= 0) notMeasured.control_val_accuracy = "no GRPO step ran: no time budget for the control";
+  else {
+    // Resumed from the warm start's checkpoint: its AdamW moments and step, the same data in the
+    // same seeded order, continued where it stopped. train.steps is raised past the budget, so the
+    // lr is the schedule's stable lr (configs/sft-demo.yaml: constant, the warm start's own lr).
+    const out = join(runDir, "control");
+    log(`== control: SFT continued from the warm start (step ${warm.last.step}) for ${budget.toFixed(1)} s, GRPO's step time -> ${join(out, "sft")}`);
+    const sft = runSft({ data, config: sftConfig, out: join(out, "sft"), init: join(runDir, "sft"), resume: true, steps: warm.last.step + 1_000_000, maxSeconds: budget, log });
+    log(`== control: validation -> ${join(out, "validation")}`);
+    const v = await runGrpo({
+      recipe: loadRecipe(recipePath, [
+        ...overrides,
+        `model.init=${join(out, "sft")}`,
+        `run.out_dir=${join(out, "validation")}`,
+        "grpo.max_num_steps=0", // validation only
+        "grpo.val_at_start=true",
+      ]),
+      log,
+    });
+    const accuracy = measuredValidation(v.lines, 0, { val_at_start: true, val_at_end: false, val_period: 0 }).before;
+    if (accuracy === null) notMeasured.control_val_accuracy = "the control's validation wrote no accuracy (no validation rows?)";
+    control = { accuracy, seconds: sft.last.elapsed_s, steps: sft.last.step - warm.last.step };
+  }
 
   const result: DemoResult = {
-    val_accuracy_before: r.valAccuracyFirst,
-    val_accuracy_after: r.valAccuracyLast,
+    val_accuracy_before: measured.before,
+    val_accuracy_after: measured.after,
+    control_val_accuracy: control?.accuracy ?? null,
+    grpo_step_seconds: Number(budget.toFixed(1)),
+    control_sft_seconds: control ? Number(control.seconds.toFixed(1)) : null,
+    control_sft_steps: control?.steps ?? null,
+    grpo_steps: r.steps,
+    not_measured: notMeasured,
     minutes: Number(((performance.now() - t0) / 60000).toFixed(2)),
     max_token_mult_prob_error: Number(r.maxTokenMultProbError.toFixed(5)),
     contiguity_breaks: r.contiguityBreaks,
     run_dir: runDir,
   };
-  log(`validation accuracy: ${fmt(result.val_accuracy_before)} (warm start) -> ${fmt(result.val_accuracy_after)} (after ${r.steps} GRPO steps); plot: ${join(r.runDir, "plot.html")}`);
+  log(
+    `validation accuracy: ${fmt(result.val_accuracy_before)} (warm start) -> ${fmt(result.val_accuracy_after)} (after ${r.steps} GRPO steps)` +
+      (control ? `; control (SFT only, ${control.steps} more steps in ${control.seconds.toFixed(0)} s): ${fmt(result.control_val_accuracy)}` : "") +
+      `; plot: ${join(r.runDir, "plot.html")}`,
+  );
   return result;
 }
 
