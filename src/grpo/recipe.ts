@@ -10,12 +10,18 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { GenerationBackendSchema, TrainerBackendSchema } from "./backend/schema.ts";
-import { CLIPPED_PG_LOSS_DEFAULTS as PG, GRPO_DEFAULTS as G } from "./defaults.ts";
+import {
+  CLIPPED_PG_LOSS_DEFAULTS as PG,
+  GRPO_DEFAULTS as G,
+  REWARD_SCALING_DEFAULTS as RS,
+  REWARD_SHAPING_DEFAULTS as RSH,
+} from "./defaults.ts";
+import { formatConfigIssues } from "../gym/config/unknown-keys.ts";
 
 // ------------------------------------------------------------------------------------------------
 // schema, in commented groups
 
-const RunSchema = z.object({
+const RunSchema = z.strictObject({
   /** run directory: metrics.jsonl, plot.html, checkpoints/, prompts.jsonl, recipe.resolved.yaml */
   out_dir: z.string().default("runs/grpo"),
   /** seeds the data order (per epoch) and the engine's sampling */
@@ -26,7 +32,7 @@ const RunSchema = z.object({
   dump_rollouts: z.number().int().nonnegative().default(0),
 });
 
-const ModelSchema = z.object({
+const ModelSchema = z.strictObject({
   /** checkpoint directory (config.json + model.safetensors; a run directory's checkpoint/ works too) */
   init: z.string().optional(),
   /** "auto" (native when the addon loads), "native" or "reference" */
@@ -39,7 +45,7 @@ const ModelSchema = z.object({
   name: z.string().default("gymrl-policy"),
 });
 
-const GymSchema = z.object({
+const GymSchema = z.strictObject({
   /** NeMo Gym config files: the model proxy (vllm_model_for_training.yaml) and each environment's */
   config_paths: z.array(z.string()).min(1),
   /** Hydra-style overrides (`+key=value`) applied after the files */
@@ -50,7 +56,7 @@ const GymSchema = z.object({
 
 const DataSourceSchema = z.union([
   z.string(), // a JSONL file of Gym rows
-  z.object({
+  z.strictObject({
     /** a registered environment's generator (src/environments/<name>), rows made on the fly */
     generator: z.string(),
     split: z.enum(["train", "validation"]),
@@ -59,14 +65,34 @@ const DataSourceSchema = z.union([
   }),
 ]);
 
-const EnvironmentSchema = z.object({
+const EnvironmentSchema = z.strictObject({
   /** the agent server rows go to (stamped as agent_ref when a row has none) */
   agent: z.string(),
   train: DataSourceSchema,
   validation: DataSourceSchema.optional(),
 });
 
-const GrpoSchema = z.object({
+/** NeMo RL's `grpo.reward_scaling`: clamp to [source_min, source_max], map linearly onto [target_min, target_max]. */
+const RewardScalingSchema = z.strictObject({
+  enabled: z.boolean().default(RS.enabled),
+  source_min: z.number().default(RS.sourceMin),
+  source_max: z.number().default(RS.sourceMax),
+  target_min: z.number().default(RS.targetMin),
+  target_max: z.number().default(RS.targetMax),
+});
+
+/** NeMo RL's `grpo.reward_shaping`: DAPO's overlong penalty, or the stop-properly penalty when its coef is set. */
+const RewardShapingSchema = z.strictObject({
+  enabled: z.boolean().default(RSH.enabled),
+  overlong_buffer_length: z.number().int().positive().nullable().default(RSH.overlongBufferLength),
+  overlong_buffer_penalty: z.number().min(0).nullable().default(RSH.overlongBufferPenalty),
+  /** generated tokens per rollout at which the penalty is full; null: the engine's max model length (NeMo RL: policy.max_total_sequence_length) */
+  max_response_length: z.number().int().positive().nullable().default(RSH.maxResponseLength),
+  /** truncated rollouts' rewards × this (0..1); set, it replaces the DAPO penalty */
+  stop_properly_penalty_coef: z.number().min(0).max(1).nullable().default(RSH.stopProperlyPenaltyCoef),
+});
+
+const GrpoSchema = z.strictObject({
   num_prompts_per_step: z.number().int().positive().default(G.numPromptsPerStep),
   num_generations_per_prompt: z.number().int().positive().default(G.numGenerationsPerPrompt),
   /** 0 with val_at_start: only validate the initial model */
@@ -76,7 +102,26 @@ const GrpoSchema = z.object({
   use_leave_one_out_baseline: z.boolean().default(G.useLeaveOneOutBaseline),
   advantage_clip_low: z.number().nullable().default(G.advantageClipLow),
   advantage_clip_high: z.number().nullable().default(G.advantageClipHigh),
+  /** truncated samples get sampleMask 0 (they still count in their group's baseline) */
   overlong_filtering: z.boolean().default(G.overlongFiltering),
+  /** DAPO: train only on prompt groups whose rewards vary; generate more batches to fill the step */
+  use_dynamic_sampling: z.boolean().default(G.useDynamicSampling),
+  /** dynamic sampling gives up (an error) after this many extra generation batches */
+  dynamic_sampling_max_gen_batches: z.number().int().positive().default(G.dynamicSamplingMaxGenBatches),
+  /** dynamic sampling: prompts per generation batch = floor(num_prompts_per_step × batch_multiplier) */
+  batch_multiplier: z.number().positive().default(G.batchMultiplier),
+  /** applied to each rollout's reward before advantages, before reward_shaping (NeMo RL's order) */
+  reward_scaling: RewardScalingSchema.prefault({}),
+  reward_shaping: RewardShapingSchema.prefault({}),
+  /**
+   * A rollout that failed after its retries (environment crashed, timeout, unreachable agent,
+   * unusable result) has no tokens to train on. `drop`: it leaves its group, its baseline and
+   * train/reward (the others are trained as a smaller group). `score_as_failure`: it counts as
+   * reward 0 in its group's baseline and std and in train/reward. `abort`: the run stops with the
+   * failure, as NeMo RL's synchronous loop does when a Gym /run fails. Either way the count is
+   * train/failed_rollouts.
+   */
+  failed_rollout_policy: z.enum(["drop", "score_as_failure", "abort"]).default("drop"),
   seq_logprob_error_threshold: z.number().positive().nullable().default(G.seqLogprobErrorThreshold),
   /** validation cadence in steps (0 = none), before the first step, after the last */
   val_period: z.number().int().nonnegative().default(10),
@@ -95,7 +140,7 @@ const GrpoSchema = z.object({
   skip_zero_advantage_samples: z.boolean().default(false),
 });
 
-const LossSchema = z.object({
+const LossSchema = z.strictObject({
   reference_policy_kl_penalty: z.number().min(0).default(0),
   reference_policy_kl_type: z.enum(["k1", "k2", "k3"]).default(PG.referencePolicyKlType),
   kl_input_clamp_value: z.number().nullable().default(PG.klInputClampValue),
@@ -115,7 +160,7 @@ const LossSchema = z.object({
   disable_ppo_ratio: z.boolean().default(PG.disablePpoRatio),
 });
 
-const PolicySchema = z.object({
+const PolicySchema = z.strictObject({
   /** samples per optimizer step; a rollout batch larger than this takes several steps */
   train_global_batch_size: z.number().int().positive().default(512),
   /** tokens per forward/backward micro-batch */
@@ -140,16 +185,20 @@ const PolicySchema = z.object({
   generation: z
     .object({
       temperature: z.number().min(0).default(1.0),
+      /** training rollouts must sample the full softmax: < 1 is rejected (see checkTrainingSampling) */
       top_p: z.number().gt(0).max(1).default(1.0),
+      /** null, -1 or 0: off (the only values training accepts; see checkTrainingSampling) */
+      top_k: z.number().int().nullable().default(null),
       /** cap on max_output_tokens per model call */
       max_new_tokens: z.number().int().positive().default(256),
       val_temperature: z.number().min(0).default(0),
+      /** validation is never trained on, so any nucleus is allowed here */
       val_top_p: z.number().gt(0).max(1).default(1.0),
     })
     .prefault({}),
 });
 
-const RolloutSchema = z.object({
+const RolloutSchema = z.strictObject({
   /** rollouts in flight at once */
   concurrency: z.number().int().positive().default(128),
   /** per-rollout deadline in seconds */
@@ -158,7 +207,7 @@ const RolloutSchema = z.object({
   max_retries: z.number().int().nonnegative().default(1),
 });
 
-const CheckpointSchema = z.object({
+const CheckpointSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** save every this many steps (and after the last) */
   save_period: z.number().int().positive().default(10),
@@ -166,7 +215,7 @@ const CheckpointSchema = z.object({
   keep: z.number().int().positive().default(2),
 });
 
-export const RecipeSchema = z.object({
+export const RecipeSchema = z.strictObject({
   run: RunSchema.prefault({}),
   model: ModelSchema.prefault({}),
   gym: GymSchema,
@@ -214,20 +263,48 @@ export function applyOverride(raw: Record<string, unknown>, override: string): v
   node[path[path.length - 1]] = value === null && text !== "null" && text !== "~" ? text : value;
 }
 
-/** Parses and validates a recipe object, with overrides applied first. */
-export function parseRecipe(raw: unknown, overrides: readonly string[] = []): Recipe {
+/**
+ * Parses and validates a recipe object, with overrides applied first. Unknown keys are errors that
+ * name the key and the nearest known one; `source` (the file) goes in front of each.
+ */
+export function parseRecipe(raw: unknown, overrides: readonly string[] = [], source?: string): Recipe {
   const obj = structuredClone((raw ?? {}) as Record<string, unknown>);
   for (const o of overrides) applyOverride(obj, o);
   const r = RecipeSchema.safeParse(obj);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n");
+    const issues = formatConfigIssues(RecipeSchema, r.error.issues, { source, overrides }).map((l) => `  ${l}`).join("\n");
     throw new RecipeError(`invalid recipe:\n${issues}`);
   }
   const recipe = r.data;
   const lossCfg = lossConfigOf(recipe);
   if (lossCfg.referencePolicyKlPenalty > 0 && recipe.grpo.skip_reference_policy_logprobs_calculation)
     throw new RecipeError("loss_fn.reference_policy_kl_penalty > 0 needs grpo.skip_reference_policy_logprobs_calculation: false");
+  checkTrainingSampling(recipe);
+  const rs = recipe.grpo.reward_scaling;
+  if (rs.enabled && !(rs.source_max > rs.source_min)) throw new RecipeError(`grpo.reward_scaling: source_max (${rs.source_max}) must be > source_min (${rs.source_min})`);
+  if (recipe.grpo.use_dynamic_sampling && Math.floor(recipe.grpo.num_prompts_per_step * recipe.grpo.batch_multiplier) < 1)
+    throw new RecipeError("grpo.batch_multiplier × grpo.num_prompts_per_step must be at least 1 prompt per generation batch");
   return recipe;
+}
+
+/**
+ * Training rollouts must be sampled from the full softmax(logits / T). The engine reports logprobs
+ * of the distribution it sampled from (renormalised over the nucleus / top k), while the trainer
+ * scores the full softmax: with top_p < 1 or top_k on, every ratio prev/gen is biased. NeMo RL
+ * rejected these too (top_p below 0.99, top_k below 8000) until its trainer learned to apply the
+ * same filter; gymrl's trainer does not, so only "off" is accepted. Validation rollouts are not
+ * trained on: val_top_p may be anything.
+ */
+function checkTrainingSampling(recipe: Recipe): void {
+  const g = recipe.policy.generation;
+  if (g.top_p < 1)
+    throw new RecipeError(
+      `policy.generation.top_p is ${g.top_p}: training rollouts must sample the full distribution (top_p 1.0). The engine's logprobs ` +
+        "would be renormalised over the nucleus while the trainer scores the full softmax, biasing every importance ratio. " +
+        "Use policy.generation.val_top_p for validation.",
+    );
+  if (g.top_k !== null && g.top_k !== -1 && g.top_k !== 0)
+    throw new RecipeError(`policy.generation.top_k is ${g.top_k}: training rollouts must sample the full distribution (top_k null, -1 or 0), for the same reason as top_p`);
 }
 
 export function loadRecipe(path: string, overrides: readonly string[] = []): Recipe {
@@ -237,7 +314,7 @@ export function loadRecipe(path: string, overrides: readonly string[] = []): Rec
   } catch (e) {
     throw new RecipeError(`cannot read recipe ${path}: ${(e as Error).message}`);
   }
-  return parseRecipe(raw, overrides);
+  return parseRecipe(raw, overrides, path);
 }
 
 /** The loss section as clippedPgLoss's camelCase config. */

@@ -12,6 +12,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { formatConfigIssues } from "../gym/config/unknown-keys.ts";
 import { loadCheckpoint, saveCheckpoint } from "../model/checkpoint.ts";
 import { type ModelConfig, parseModelConfig } from "../model/config.ts";
 import { demoModelConfig } from "../model/default-config.ts";
@@ -27,7 +28,7 @@ import { chatToExamples, readChats } from "./chat-examples.ts";
 // ------------------------------------------------------------------------------------------------
 // settings
 
-export const TrainSchema = z.object({
+export const TrainSchema = z.strictObject({
   /** peak learning rate */
   lr: z.number().positive().default(3e-3),
   /** optimizer steps */
@@ -53,10 +54,19 @@ export const TrainSchema = z.object({
 });
 export type TrainSettings = z.infer<typeof TrainSchema>;
 
-const FileSchema = z.object({
+// Strict: a misspelt key is an error naming it and the nearest known one. `model:` stays open,
+// as config.json is (parseModelConfig keeps fields it does not know).
+const FileSchema = z.strictObject({
   model: z.record(z.string(), z.unknown()).default({}),
   train: TrainSchema.default(TrainSchema.parse({})),
 });
+
+/** Validates an SFT config file's contents; errors name the file, the key and the nearest known key. */
+export function parseSftFile(raw: unknown, source?: string): z.infer<typeof FileSchema> {
+  const r = FileSchema.safeParse(raw);
+  if (!r.success) throw new Error(`invalid SFT config:\n${formatConfigIssues(FileSchema, r.error.issues, { source }).map((l) => `  ${l}`).join("\n")}`);
+  return r.data;
+}
 
 // ------------------------------------------------------------------------------------------------
 // the run
@@ -96,7 +106,7 @@ function checkpointDir(dir: string): string {
 /** Runs SFT as `gymrl sft` does; returns the last step's metrics and the initial held-out loss. */
 export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: number; model: Model } {
   const log = args.log ?? ((line: string) => process.stdout.write(line + "\n"));
-  const file = FileSchema.parse(parseYaml(readFileSync(args.config, "utf8")) ?? {});
+  const file = parseSftFile(parseYaml(readFileSync(args.config, "utf8")) ?? {}, args.config);
   const train: TrainSettings = { ...file.train, ...(args.steps ? { steps: args.steps } : {}) };
   const kernels = getKernels();
 

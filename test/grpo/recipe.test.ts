@@ -35,6 +35,35 @@ describe("recipe", () => {
   });
 });
 
+describe("recipe: settings that would be ignored or biased are errors", () => {
+  test("an unknown key names the file, the key path and the nearest known key", () => {
+    expect(() => parseRecipe(minimal, ["grpo.use_dynamic_samplng=true"])).toThrow(
+      "override 'grpo.use_dynamic_samplng=true': unknown key 'grpo.use_dynamic_samplng' (did you mean 'grpo.use_dynamic_sampling'?)",
+    );
+    const raw = { ...minimal, policy: { optimiser: { lr: 1 } }, environments: [{ agent: "a", train: { generator: "g", split: "train", n: 1, sed: 2 } }] };
+    let message = "";
+    try {
+      parseRecipe(raw, [], "configs/x.yaml");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain("configs/x.yaml: unknown key 'policy.optimiser' (did you mean 'policy.optimizer'?)");
+    expect(message).toContain("configs/x.yaml: unknown key 'environments.0.train.sed' (did you mean 'environments.0.train.seed'?)");
+    // NeMo RL's names are known keys and reach the recipe
+    const r = parseRecipe(minimal, ["grpo.use_dynamic_sampling=true", "grpo.dynamic_sampling_max_gen_batches=3", "grpo.batch_multiplier=2", "grpo.reward_shaping.enabled=true", "grpo.reward_scaling.enabled=true"]);
+    expect([r.grpo.use_dynamic_sampling, r.grpo.dynamic_sampling_max_gen_batches, r.grpo.batch_multiplier]).toEqual([true, 3, 2]);
+    expect(r.grpo.reward_shaping.enabled && r.grpo.reward_scaling.enabled).toBe(true);
+    expect(r.grpo.failed_rollout_policy).toBe("drop");
+  });
+
+  test("training sampling must be the full softmax: top_p < 1 and top_k are rejected, validation's top_p is free", () => {
+    expect(() => parseRecipe(minimal, ["policy.generation.top_p=0.95"])).toThrow(/policy\.generation\.top_p is 0\.95.*full distribution/);
+    expect(() => parseRecipe(minimal, ["policy.generation.top_k=20"])).toThrow(/policy\.generation\.top_k is 20/);
+    for (const k of ["null", "-1", "0"]) expect(parseRecipe(minimal, [`policy.generation.top_k=${k}`]).policy.generation.top_k).toBe(k === "null" ? null : Number(k));
+    expect(parseRecipe(minimal, ["policy.generation.val_top_p=0.8"]).policy.generation.val_top_p).toBe(0.8);
+  });
+});
+
 describe("PromptStream", () => {
   const pool: PoolRow[] = Array.from({ length: 7 }, (_, i) => ({ id: `r${i}`, agent: "a", row: { i } }));
 
