@@ -1,0 +1,52 @@
+"""torch.distributed set-up from the environment torchrun sets (RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR, MASTER_PORT), whichever launcher set it: torchrun, or gymrl spawning the ranks itself.
+Tensors go over the default group (NCCL with CUDA, else gloo); commands and small objects over a
+gloo group, so the control channel works on CPU whatever the data backend is."""
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+
+class Dist:
+    def __init__(self, timeout_s=1800):
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", str(self.rank)))
+        self.cuda = torch.cuda.is_available()
+        self.device = torch.device(f"cuda:{self.local_rank}" if self.cuda else "cpu")
+        if self.cuda:
+            torch.cuda.set_device(self.device)
+        self.backend = "nccl" if self.cuda else "gloo"
+        self.ctrl = None
+        if self.world > 1:
+            timeout = datetime.timedelta(seconds=timeout_s)
+            dist.init_process_group(self.backend, init_method="env://", timeout=timeout)
+            self.ctrl = dist.new_group(backend="gloo", timeout=timeout) if self.backend != "gloo" else dist.group.WORLD
+
+    def broadcast_object(self, obj=None):
+        """Rank 0's obj on every rank."""
+        if self.world == 1:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0, group=self.ctrl)
+        return box[0]
+
+    def broadcast_tensor(self, t):
+        """In place: rank 0's values into t on every rank."""
+        if self.world > 1:
+            dist.broadcast(t, src=0)
+
+    def all_reduce_sum(self, t):
+        if self.world > 1:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier(group=self.ctrl)
+
+    def close(self):
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
