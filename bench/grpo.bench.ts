@@ -1,33 +1,40 @@
 /**
  * GRPO step time on the demo recipe (configs/grpo-calculator.yaml): real Gym servers, the embedded
- * engine and trainer, 16 prompts × 8 generations per step, split by phase (generation through Gym,
- * prev logprobs, training, refit), and end-to-end tokens/s (all tokens of the step's samples over
- * the step's wall time). Reports the mean of the steps after the first (a warm-up).
- * The policy: --init DIR (a checkpoint, e.g. runs/demo/sft), else runs/demo/sft when present, else
- * a quick 20-step SFT warm start on the calculator demonstrations (so rollouts look like the
- * demo's: a tool call, then an answer). Validation and checkpoints are off; samples with zero
- * advantage are kept (every sample is trained, the heavier case).
- * Last line (JSON): step_s, generation_s, logprobs_s, train_s, refit_s, tokens_per_s.
- * Run: npm run bench:grpo [-- --steps 3 --init runs/demo/sft]
+ * engine and trainer, the recipe's prompts × generations per step (--prompts overrides the
+ * prompts), split by phase (generation through Gym, a separate prev-logprobs pass when the loop runs
+ * one, training, refit). Reports the mean of the steps after the first (a warm-up).
+ * Self-contained and the same on every run: the policy is a 20-step SFT warm start (seed 0) on the
+ * calculator demonstrations made here, so rollouts look like the demo's (a tool call, then an
+ * answer) whatever runs/ holds; --init DIR uses a given checkpoint instead. Validation and
+ * checkpoints are off; samples with zero advantage are kept (every sample is trained).
+ * Throughput, each with what it counts: generation_tokens_per_s = tokens the policy generated over
+ * the generation phase; training_tokens_per_s = tokens of the trained samples over the training
+ * phase; step_tokens_per_s = tokens of every sample over the whole step.
+ * Last line (JSON): step_s, generation_s, logprobs_s (null when the loop ran no separate pass),
+ * train_s, refit_s, generation_tokens_per_s, training_tokens_per_s, step_tokens_per_s,
+ * prompts_per_step, generations_per_prompt.
+ * Run: npm run bench:grpo [-- --steps 3 --prompts 32 --init DIR]
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { runSft } from "../src/sft/index.ts";
 import { runGrpo } from "../src/grpo/loop.ts";
 import { loadRecipe } from "../src/grpo/recipe.ts";
+import { runSft } from "../src/sft/index.ts";
 
-const { values } = parseArgs({ options: { steps: { type: "string", default: "3" }, init: { type: "string" } } });
+const { values } = parseArgs({
+  options: { steps: { type: "string", default: "3" }, prompts: { type: "string" }, init: { type: "string" } },
+});
 const steps = Math.max(2, Number(values.steps));
 const tmp = mkdtempSync(join(tmpdir(), "gymrl-bench-grpo-"));
 const log = (l: string) => process.stderr.write(l + "\n");
 try {
-  let init = values.init ?? (existsSync("runs/demo/sft/checkpoint/config.json") ? "runs/demo/sft" : undefined);
+  let init = values.init;
   if (!init) {
-    log("no --init and no runs/demo/sft: a 20-step SFT warm start first");
+    log("policy: a 20-step SFT warm start (seed 0) on the calculator demonstrations");
     const cfg = join(tmp, "sft.yaml");
-    writeFileSync(cfg, "train:\n  steps: 20\n  warmup_steps: 5\n  held_out: 0\n  log_every: 10\n");
+    writeFileSync(cfg, "train:\n  steps: 20\n  warmup_steps: 5\n  held_out: 0\n  log_every: 10\n  seed: 0\n");
     runSft({ data: "src/environments/calculator/data/demonstrations.jsonl", config: cfg, out: join(tmp, "sft"), log });
     init = join(tmp, "sft");
   }
@@ -40,23 +47,55 @@ try {
     "grpo.val_period=0",
     "grpo.skip_zero_advantage_samples=false",
     "checkpointing.enabled=false",
+    ...(values.prompts ? [`grpo.num_prompts_per_step=${Number(values.prompts)}`] : []),
   ]);
+  const g = recipe.grpo;
   const r = await runGrpo({ recipe, log });
   const timed = r.lines.filter((l) => typeof l.step === "number" && l.step > 1 && typeof l["timing/train/total_step_time"] === "number");
   const mean = (k: string) => timed.reduce((a, l) => a + Number(l[k] ?? 0), 0) / Math.max(1, timed.length);
+  // The loop runs a separate prev-logprobs pass only when it needs one (several optimizer steps per
+  // rollout batch, sequence-level logprob masking, or a KL reference); otherwise the train step's
+  // own forward, on the same weights, gives the prev logprobs, and there is no phase to time.
+  const separatePass = timed.some(
+    (l) =>
+      Math.ceil(Number(l["train/num_trained_samples"]) / recipe.policy.train_global_batch_size) > 1 ||
+      g.seq_logprob_error_threshold !== null ||
+      !g.skip_reference_policy_logprobs_calculation,
+  );
   const out = {
     step_s: mean("timing/train/total_step_time"),
     generation_s: mean("timing/train/generation"),
-    logprobs_s: mean("timing/train/policy_and_reference_logprobs"),
+    logprobs_s: separatePass ? mean("timing/train/policy_and_reference_logprobs") : null,
     train_s: mean("timing/train/policy_training"),
     refit_s: mean("timing/train/refit"),
-    tokens_per_s: mean("performance/tokens_per_sec"),
+    generation_tokens_per_s: mean("performance/generation_tokens_per_sec"),
+    training_tokens_per_s: mean("performance/policy_training_tokens_per_sec"),
+    step_tokens_per_s: mean("performance/tokens_per_sec"),
   };
   const pct = (x: number) => `${((100 * x) / out.step_s).toFixed(0)}%`;
-  console.log(`GRPO step (calculator, 16×8 rollouts, mean of steps 2..${steps}):`);
-  console.log(`  generation ${out.generation_s.toFixed(2)}s (${pct(out.generation_s)})  logprobs ${out.logprobs_s.toFixed(2)}s (${pct(out.logprobs_s)})  train ${out.train_s.toFixed(2)}s (${pct(out.train_s)})  refit ${out.refit_s.toFixed(4)}s`);
-  console.log(`  step ${out.step_s.toFixed(2)}s, ${mean("train/total_num_tokens").toFixed(0)} tokens/step, ${out.tokens_per_s.toFixed(0)} tokens/s end to end, ${mean("performance/generation_tokens_per_sec").toFixed(0)} generated tokens/s`);
-  console.log(JSON.stringify(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Number(v.toFixed(4))]))));
+  const generated = mean("train/gen_tokens_per_sample/mean") * mean("train/num_samples");
+  console.log(`GRPO step (calculator, ${g.num_prompts_per_step}×${g.num_generations_per_prompt} rollouts, mean of steps 2..${steps}):`);
+  console.log(
+    `  generation ${out.generation_s.toFixed(2)}s (${pct(out.generation_s)})  ` +
+      (out.logprobs_s === null ? "logprobs: no separate pass (one optimizer step per batch: the train step's forward gives them)  " : `logprobs ${out.logprobs_s.toFixed(2)}s (${pct(out.logprobs_s)})  `) +
+      `train ${out.train_s.toFixed(2)}s (${pct(out.train_s)})  refit ${out.refit_s.toFixed(4)}s`,
+  );
+  console.log(
+    `  step ${out.step_s.toFixed(2)}s: ${mean("train/num_samples").toFixed(0)} samples, ${mean("train/total_num_tokens").toFixed(0)} tokens ` +
+      `(${generated.toFixed(0)} generated), ${mean("train/num_trained_samples").toFixed(0)} samples trained`,
+  );
+  console.log(
+    `  ${out.generation_tokens_per_s.toFixed(0)} generated tokens/s (generation phase), ${out.training_tokens_per_s.toFixed(0)} trained tokens/s ` +
+      `(training phase), ${out.step_tokens_per_s.toFixed(0)} sample tokens/s over the whole step`,
+  );
+  const round = (v: number | null) => (v === null ? null : Number(v.toFixed(4)));
+  console.log(
+    JSON.stringify({
+      ...Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(v)])),
+      prompts_per_step: g.num_prompts_per_step,
+      generations_per_prompt: g.num_generations_per_prompt,
+    }),
+  );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

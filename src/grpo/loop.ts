@@ -32,7 +32,7 @@ import { broadcastToTokens, clipAdvantages, groupAdvantages } from "./advantages
 import { combinedMask } from "./batch.ts";
 import { crashPoint, findLatestCheckpoint, saveRunCheckpoint, type LoopState } from "./checkpoint.ts";
 import { loadTrainPool, loadValidation, PromptStream, type PoolRow } from "./data.ts";
-import { advantageStats, baselineRewardPct, seqMultProbError } from "./metrics.ts";
+import { advantageStats, baselineRewardPct, seqMultProbError, throughputMetrics } from "./metrics.ts";
 import { appendJsonl, readJsonl, summaryLine, truncateJsonl, type MetricsLine } from "./metrics-log.ts";
 import { writePlot } from "./plot.ts";
 import { lossConfigOf, type Recipe } from "./recipe.ts";
@@ -337,17 +337,22 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       Object.assign(m, trainMetrics(stepMetrics, batch, batch.prevLogprobs ?? currAll));
       m["train/policy_version"] = state.policyVersion;
       const stepS = (performance.now() - stepStart) / 1000;
-      const tokens = batch.tokens.length;
-      const genTokens = sb.samples.reduce((a, s) => a + s.lossMask.reduce((x, y) => x + y, 0), 0);
+      // every sample the rollouts produced, not only those kept for training
+      const all = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples : []));
       Object.assign(m, {
         "timing/train/generation": genS,
         "timing/train/policy_and_reference_logprobs": lpS,
         "timing/train/policy_training": trainS,
         "timing/train/refit": refitS,
         "timing/train/total_step_time": stepS,
-        "performance/tokens_per_sec": tokens / stepS,
-        "performance/generation_tokens_per_sec": genTokens / genS,
-        "performance/policy_training_tokens_per_sec": tokens / Math.max(1e-9, trainS),
+        ...throughputMetrics({
+          sampleTokens: all.reduce((a, s) => a + s.tokens.length, 0),
+          generatedTokens: all.reduce((a, s) => a + s.lossMask.reduce((x, y) => x + y, 0), 0),
+          trainedTokens: batch.tokens.length,
+          generationS: genS,
+          trainingS: trainS,
+          stepS,
+        }),
       });
 
       // validation

@@ -53,3 +53,14 @@ describe("driver metrics", () => {
     expect(m.baselineRewardPct([0, 0, 1, 0.5])).toEqual({ pct0: 50, pct1: 25, pctMixed: 25 });
   });
 });
+
+describe("performance/*", () => {
+  test("tokens_per_sec counts every sample; trained tokens have their own names; generation counts what was generated", () => {
+    // two samples of 10 and 30 tokens (4 and 6 generated); only the first is trained
+    const p = m.throughputMetrics({ sampleTokens: 40, generatedTokens: 10, trainedTokens: 10, generationS: 2, trainingS: 0.5, stepS: 4 });
+    expect(p["performance/tokens_per_sec"]).toBeCloseTo(10, 12);
+    expect(p["performance/trained_tokens_per_sec"]).toBeCloseTo(2.5, 12);
+    expect(p["performance/generation_tokens_per_sec"]).toBeCloseTo(5, 12);
+    expect(p["performance/policy_training_tokens_per_sec"]).toBeCloseTo(20, 12);
+  });
+});

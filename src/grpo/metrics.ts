@@ -170,3 +170,30 @@ export function baselineRewardPct(baseline: Floats): { pct0: number; pct1: numbe
   const pct1 = (100 * ones) / B;
   return { pct0, pct1, pctMixed: 100 - pct0 - pct1 };
 }
+
+export interface StepThroughput {
+  /** tokens of every sample the step's rollouts produced (train/total_num_tokens) */
+  sampleTokens: number;
+  /** tokens the policy generated in those samples (their loss-mask tokens) */
+  generatedTokens: number;
+  /** tokens of the samples that went into the optimizer step (after filters that drop samples) */
+  trainedTokens: number;
+  generationS: number;
+  trainingS: number;
+  stepS: number;
+}
+
+/**
+ * `performance/*` of a step. NeMo RL's tokens_per_sec is train/total_num_tokens over the step
+ * time; here filters (skip_zero_advantage_samples, dynamic sampling) can drop samples before
+ * training, so what was trained gets its own names instead of standing in for what was generated.
+ */
+export function throughputMetrics(t: StepThroughput): Record<string, number> {
+  const per = (n: number, s: number) => n / Math.max(1e-9, s);
+  return {
+    "performance/tokens_per_sec": per(t.sampleTokens, t.stepS),
+    "performance/trained_tokens_per_sec": per(t.trainedTokens, t.stepS),
+    "performance/generation_tokens_per_sec": per(t.generatedTokens, t.generationS),
+    "performance/policy_training_tokens_per_sec": per(t.trainedTokens, t.trainingS),
+  };
+}
