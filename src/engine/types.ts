@@ -62,6 +62,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Called for every token as it is produced (streaming). */
   onToken?: (token: GeneratedToken) => void;
+  /**
+   * Identifies a conversation (one rollout) across its turns. An engine with several replicas sends
+   * every request of one key to the same replica, so later turns hit the prefix cache of earlier
+   * ones (src/engine/remote); a single engine ignores it.
+   */
+  sessionKey?: string;
 }
 
 export interface GenerationEngine {
