@@ -16,8 +16,14 @@ const seqs = [
   [55, 34, 21, 8, 5, 3, 144],
 ];
 
-function gradCheck(cfg: ModelConfig, withEntropy: boolean, batchSeqs: number[][] = seqs, temperature = 1): Map<string, number> {
-  const model = new Model(cfg, { kernels: referenceKernels, dtype: "float64" });
+function gradCheck(
+  cfg: ModelConfig,
+  withEntropy: boolean,
+  batchSeqs: number[][] = seqs,
+  temperature = 1,
+  logitChunkRows?: number,
+): Map<string, number> {
+  const model = new Model(cfg, { kernels: referenceKernels, dtype: "float64", logitChunkRows });
   randomizeParams(model, 1);
   const batch = packBatch(batchSeqs);
   const n = batch.tokens.length;
@@ -84,6 +90,10 @@ describe("gradients match finite differences (float64, packed batch of 3 sequenc
     expectAllSmall(gradCheck(tinyConfig(), true, seqs, 0.7), [...allKinds, "lm_head"]);
   });
 
+  test("qwen3, untied head, logp + entropy at T = 0.7, LM head in 2-row chunks (recomputed in backward)", () => {
+    expectAllSmall(gradCheck(tinyConfig(), true, seqs, 0.7, 2), [...allKinds, "lm_head"]);
+  });
+
   test("qwen3, tied head, logp only", () => {
     const worst = gradCheck(tinyConfig({ tie_word_embeddings: true }), false);
     expect(worst.has("lm_head.weight")).toBe(false);
@@ -126,6 +136,50 @@ describe("gradients match finite differences (float64, packed batch of 3 sequenc
     flat[i] = x0;
     const num = (fp - fm) / 2e-5;
     expect(Math.abs(num - analytic) / Math.max(1, Math.abs(num))).toBeGreaterThan(1e-6);
+  });
+});
+
+describe("chunked LM head (lm-head.ts)", () => {
+  // a full vocabulary, so the head is the largest matmul, as at real size
+  const cfg = tinyConfig({ gymrl_vocab_map: null, vocab_size: 160, tie_word_embeddings: true });
+  const batchSeqs = [
+    [3, 5, 8, 13, 21, 34, 55],
+    [89, 144, 3],
+    [55, 34, 21, 8, 5, 3, 144, 89, 2],
+  ];
+
+  function run(logitChunkRows: number | undefined, temperature: number) {
+    const model = new Model(cfg, { kernels: referenceKernels, logitChunkRows });
+    randomizeParams(model, 9);
+    const batch = packBatch(batchSeqs);
+    const n = batch.tokens.length;
+    const rng = new Rng(4);
+    // zeros mimic GRPO's masked prompt rows
+    const dlogp = Float32Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 0 : rng.normal()));
+    const dent = Float32Array.from({ length: n }, () => rng.normal());
+    const { logp, entropy } = model.forward(batch, temperature);
+    const out = { logp: Float32Array.from(logp), entropy: Float32Array.from(entropy), logitFloats: model.logitFloats };
+    model.zeroGrad();
+    model.backward(dlogp, dent);
+    return { ...out, model, grads: Float32Array.from(model.grads.flat) };
+  }
+
+  test.each([1, 0.6])("float32, T = %s: chunks of 3 rows give the unchunked logp, entropy and gradients", (T) => {
+    const whole = run(undefined, T);
+    const chunked = run(3, T);
+    const n = batchSeqs.flat().length;
+    expect(whole.logitFloats).toBe((n - batchSeqs.length) * 160); // every row with a target at once
+    expect(chunked.logitFloats).toBe(3 * 160);
+    // each row's logits are the same operations on the same inputs: bit-identical
+    expect(Array.from(chunked.logp)).toEqual(Array.from(whole.logp));
+    expect(Array.from(chunked.entropy)).toEqual(Array.from(whole.entropy));
+    // only dW's sum over rows is split into partial sums (tied: the embedding's gradient)
+    let worst = 0;
+    for (let i = 0; i < whole.grads.length; i++)
+      worst = Math.max(worst, Math.abs(chunked.grads[i] - whole.grads[i]) / Math.max(1e-3, Math.abs(whole.grads[i])));
+    expect(worst).toBeLessThan(1e-5);
+    const layersStart = whole.model.specs.find((s) => s.name.startsWith("model.layers."))!.offset;
+    expect(Array.from(chunked.grads.subarray(layersStart))).toEqual(Array.from(whole.grads.subarray(layersStart)));
   });
 });
 

@@ -25,6 +25,7 @@ import {
   pointParams,
 } from "./params.ts";
 import { checkCopies, KVCache, type KVCopy } from "./kv-cache.ts";
+import { defaultChunkRows, LmHead } from "./lm-head.ts";
 import { Vocab } from "./vocab.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -97,8 +98,6 @@ interface Acts {
   residF: FloatArray; // (N,C) output of the last layer
   lnf: FloatArray; // (N,C)
   lnfRstd: FloatArray; // (N)
-  logits: FloatArray; // (N,Vout), overwritten by dlogits in backward
-  lse: FloatArray; // (N)
   logp: FloatArray; // (N)
   entropy: FloatArray; // (N)
   rows: Int32Array; // (N) input rows
@@ -160,6 +159,11 @@ export interface ModelOptions {
   seed?: number;
   /** an existing flat parameter buffer to use (not copied) */
   params?: FloatArray;
+  /**
+   * Rows per chunk of the training LM head (lm-head.ts): at most this many × Vout logits exist at
+   * once. Default: as many rows as fit 2^25 logits.
+   */
+  logitChunkRows?: number;
 }
 
 export class Model {
@@ -176,6 +180,7 @@ export class Model {
   private readonly ropeSin: FloatArray;
   private acts: Acts | null = null;
   private infer: InferActs | null = null;
+  private readonly lmHead: LmHead;
   /** the batch of the last forward, for backward */
   private last: { n: number; cuSeqlens: Int32Array; temperature: number } | null = null;
 
@@ -197,6 +202,13 @@ export class Model {
     this.params = pointParams(flat, this.specs, this.dims);
     this.grads = pointParams(allocFloat(this.dtype, this.numParams), this.specs, this.dims);
     [this.ropeCos, this.ropeSin] = ropeTables(this.dims, this.dtype);
+    const { c, vOut } = this.dims;
+    this.lmHead = new LmHead(this.kernels, this.dtype, c, vOut, opts.logitChunkRows ?? defaultChunkRows(vOut));
+  }
+
+  /** Logit floats the training head holds now (at most logitChunkRows × Vout). */
+  get logitFloats(): number {
+    return this.lmHead.logitFloats;
   }
 
   /** Replaces the parameter buffer (refit / weight sharing): no copy, the views are re-pointed. */
@@ -228,7 +240,7 @@ export class Model {
   forward(batch: PackedBatch, temperature = 1): ForwardResult {
     if (!(temperature > 0)) throw new RangeError(`forward temperature must be > 0, got ${temperature}`);
     const K = this.kernels;
-    const { c, f, hq, hkv, d, vOut, qkNorm, eps } = this.dims;
+    const { c, f, hq, hkv, d, qkNorm, eps } = this.dims;
     const { tokens, targets, cuSeqlens } = batch;
     const n = tokens.length;
     const s = cuSeqlens.length - 1;
@@ -284,9 +296,7 @@ export class Model {
       K.add(out, out, la.resid2, n * c);
     }
     K.rmsnormForward(a.lnf, a.lnfRstd, a.residF, p.norm, n, c, eps);
-    K.matmul(a.logits, a.lnf, p.head, n, vOut, c, false, true, 0);
-    if (temperature !== 1) scaleInPlace(a.logits, n * vOut, 1 / temperature);
-    K.logprobForward(a.logp, a.entropy, a.lse, a.logits, a.targetRows, n, vOut);
+    this.lmHead.forward(a.logp, a.entropy, a.lnf, a.targetRows, n, p.head, temperature);
     this.last = { n, cuSeqlens, temperature };
     return { logp: a.logp.subarray(0, n), entropy: a.entropy.subarray(0, n) };
   }
@@ -296,12 +306,12 @@ export class Model {
 
   /**
    * Backward from dL/dlogp (N) and optionally dL/dentropy (N) of the last forward; ACCUMULATES
-   * into this.grads (call zeroGrad() before the first micro-batch). Consumes the forward's logits.
+   * into this.grads (call zeroGrad() before the first micro-batch). Consumes the forward's state.
    */
   backward(dlogp: FloatArray, dentropy: FloatArray | null = null): void {
     if (!this.last || !this.acts) throw new Error("backward() needs a forward() first (and only one backward per forward)");
     const K = this.kernels;
-    const { c, f, hq, hkv, d, vOut, qkNorm } = this.dims;
+    const { c, f, hq, hkv, d, qkNorm } = this.dims;
     const { n, cuSeqlens, temperature } = this.last;
     const s = cuSeqlens.length - 1;
     const a = this.acts;
@@ -311,11 +321,8 @@ export class Model {
     const kd = hkv * d;
     this.last = null;
 
-    // head and final norm: dlogits overwrite logits in place
-    K.logprobBackward(a.logits, dlogp, dentropy, a.logits, a.lse, a.targetRows, n, vOut);
-    if (temperature !== 1) scaleInPlace(a.logits, n * vOut, 1 / temperature); // d(logits/T)/dlogits
-    K.matmul(a.dln, a.logits, p.head, n, c, vOut, false, false, 0); // dlnf (N,C) = dlogits · W
-    K.matmul(g.head, a.logits, a.lnf, vOut, c, n, true, false, 1); // dW (Vout,C) += dlogitsᵀ · lnf
+    // head (in chunks of rows) and final norm
+    this.lmHead.backward(a.dln, g.head, dlogp, dentropy, a.lnf, a.targetRows, n, p.head, temperature);
     a.dresid.fill(0, 0, n * c);
     K.rmsnormBackward(a.dresid, g.norm, a.dln, a.residF, p.norm, a.lnfRstd, n, c);
 
@@ -371,7 +378,7 @@ export class Model {
     const cap = Math.max(n, old?.n ?? 0);
     const attCap = Math.max(attSize, old?.attSize ?? 0);
     this.acts = null; // let the old buffers go before allocating the new ones
-    const { c, f, hq, hkv, d, vOut, qkNorm } = this.dims;
+    const { c, f, hq, hkv, d, qkNorm } = this.dims;
     const A = (size: number) => allocFloat(this.dtype, size);
     const empty = A(0);
     const layers: LayerActs[] = [];
@@ -404,8 +411,6 @@ export class Model {
       residF: A(cap * c),
       lnf: A(cap * c),
       lnfRstd: A(cap),
-      logits: A(cap * vOut),
-      lse: A(cap),
       logp: A(cap),
       entropy: A(cap),
       rows: new Int32Array(cap),
@@ -433,6 +438,7 @@ export class Model {
     this.acts = null;
     this.infer = null;
     this.last = null;
+    this.lmHead.release();
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -626,8 +632,4 @@ function ropeTables(dm: Dims, dtype: DType): [FloatArray, FloatArray] {
     }
   }
   return [cos, sin];
-}
-
-function scaleInPlace(x: FloatArray, n: number, k: number): void {
-  for (let i = 0; i < n; i++) x[i] *= k;
 }
