@@ -117,7 +117,7 @@ export async function chatCompletions(ctx: ServerContext, body: unknown, signal:
         },
         logprobs,
         finish_reason: finishReason,
-        stop_reason: null,
+        stop_reason: run.stopReason,
         ...(req.return_token_ids ? { token_ids: r.generationTokenIds } : {}),
       },
     ],

@@ -61,7 +61,7 @@ export async function completions(ctx: ServerContext, body: unknown, signal: Abo
     text: run.text,
     logprobs,
     finish_reason: run.finishReason,
-    stop_reason: null,
+    stop_reason: run.stopReason,
     ...(req.return_token_ids ? { prompt_token_ids: r.promptTokenIds, token_ids: r.generationTokenIds } : {}),
   };
   if (sse) {

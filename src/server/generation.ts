@@ -14,18 +14,24 @@ export interface RunOptions extends SamplingFields {
   promptTokenIds: number[];
   maxTokens?: number | null;
   stop?: string | string[] | null;
-  stopTokenIds?: readonly number[] | null;
+  /** Wire names, so the handlers' spread of the request body fills them in. */
+  stop_token_ids?: readonly number[] | null;
+  /** vLLM's extra param: keep the matched stop string at the end of the text. */
+  include_stop_str_in_output?: boolean | null;
   topLogprobs: number;
   signal: AbortSignal;
-  /** Called with the decoded text so far after every token. */
+  /** Called with the decoded text so far after every token (held back near a possible stop string). */
   onText?: (text: string) => void;
 }
 
 export interface RunResult {
+  /** The engine's result, cut after the token that completed a matched stop string. */
   result: GenerateResult;
-  /** Decoded generation, special tokens skipped, cut before a matched stop string. */
+  /** Decoded generation, special tokens skipped, cut before a matched stop string (or after it). */
   text: string;
   finishReason: "stop" | "length";
+  /** vLLM's stop_reason: the matched stop string, or the request's stop token id; null for EOS or length. */
+  stopReason: string | number | null;
 }
 
 /** Refuse prompts that leave no room, and clamp max_tokens to the room left (as NeMo RL does). */
@@ -43,11 +49,23 @@ export function clampMaxTokens(ctx: ServerContext, promptLength: number, request
   return Math.min(requested ?? maxLen, maxLen - promptLength);
 }
 
+interface StopMatch {
+  /** Where the stop string starts in the decoded text. */
+  at: number;
+  stop: string;
+  /** Tokens up to and including the one that completed the stop string. */
+  tokens: number;
+}
+
 export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promise<RunResult> {
   const sampling = toSamplingParams(opts, ctx.samplingProfiles);
   const maxTokens = clampMaxTokens(ctx, opts.promptTokenIds.length, opts.maxTokens);
   const stops = typeof opts.stop === "string" ? [opts.stop] : (opts.stop ?? []).filter((s) => s.length > 0);
+  const includeStop = opts.include_stop_str_in_output ?? false;
   const { tokenizer } = ctx;
+  // A streamed prefix must never show text that a later token turns into a stop string (which the
+  // final text then drops), so the last (longest stop - 1) characters wait, as vLLM's buffer does.
+  const holdBack = stops.length > 0 && !includeStop ? Math.max(...stops.map((s) => s.length)) - 1 : 0;
 
   // The engine stops on token ids; stop strings are matched on the decoded text here, and a match
   // aborts the engine through an inner signal. Without text to watch the request's own signal does.
@@ -56,46 +74,67 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
   const onOuterAbort = () => inner?.abort();
   if (inner) opts.signal.addEventListener("abort", onOuterAbort, { once: true });
   const generated: number[] = [];
-  let stopAt = -1;
+  let match: StopMatch | null = null;
   const onToken = watchText
     ? (t: GeneratedToken) => {
-        if (stopAt >= 0) return;
+        // The abort reaches the engine's worker a step or more later: ignore what it still sends.
+        if (match) return;
         generated.push(t.tokenId);
         const text = tokenizer.decode(generated);
-        for (const s of stops) {
-          const at = text.indexOf(s);
-          if (at >= 0 && (stopAt < 0 || at < stopAt)) stopAt = at;
+        for (const stop of stops) {
+          const at = text.indexOf(stop);
+          if (at >= 0 && (!match || at < match.at)) match = { at, stop, tokens: generated.length };
         }
-        if (stopAt >= 0) {
+        if (match) {
           inner!.abort();
           return;
         }
-        opts.onText?.(text);
+        opts.onText?.(holdBack > 0 ? text.slice(0, Math.max(0, text.length - holdBack)) : text);
       }
     : undefined;
 
   try {
-    const result = await ctx.engine.generate(
+    let result = await ctx.engine.generate(
       {
         promptTokenIds: opts.promptTokenIds,
         sampling,
         maxTokens,
-        stopTokenIds: [...ctx.stopTokenIds, ...(opts.stopTokenIds ?? [])],
+        stopTokenIds: [...ctx.stopTokenIds, ...(opts.stop_token_ids ?? [])],
         topLogprobs: opts.topLogprobs,
       },
       { signal: inner?.signal ?? opts.signal, ...(onToken ? { onToken } : {}) },
     );
     if (opts.signal.aborted) throw new OpenAIHttpError(499, "client closed the request");
-    let text = tokenizer.decode(result.generationTokenIds);
-    let finishReason: "stop" | "length" = result.finishReason === "length" ? "length" : "stop";
-    if (stopAt >= 0) {
-      text = text.slice(0, stopAt);
-      finishReason = "stop";
+    const stopMatch = match as StopMatch | null; // assigned in the callback; TS narrows it to null here
+    if (stopMatch) {
+      // vLLM's token fields end with the token that completed the stop string; anything the engine
+      // produced before the abort landed was never seen by the client and must not be trained on.
+      result = truncateResult(result, stopMatch.tokens);
+      const text = tokenizer.decode(result.generationTokenIds);
+      const end = includeStop ? stopMatch.at + stopMatch.stop.length : stopMatch.at;
+      return { result, text: text.slice(0, end), finishReason: "stop", stopReason: stopMatch.stop };
     }
-    return { result, text, finishReason };
+    const ids = result.generationTokenIds;
+    if (result.finishReason === "length") return { result, text: tokenizer.decode(ids), finishReason: "length", stopReason: null };
+    const last = ids.at(-1);
+    const byRequestStopId = last !== undefined && !ctx.stopTokenIds.includes(last) && (opts.stop_token_ids ?? []).includes(last);
+    // vLLM keeps a request stop token in the ids but not its text, unless include_stop_str_in_output.
+    const text = tokenizer.decode(byRequestStopId && !includeStop ? ids.slice(0, -1) : ids);
+    return { result, text, finishReason: "stop", stopReason: byRequestStopId ? last : null };
   } finally {
     if (inner) opts.signal.removeEventListener("abort", onOuterAbort);
   }
+}
+
+/** The result as if generation had ended after `tokens` tokens with a stop. */
+function truncateResult(r: GenerateResult, tokens: number): GenerateResult {
+  return {
+    ...r,
+    generationTokenIds: r.generationTokenIds.slice(0, tokens),
+    generationLogProbs: r.generationLogProbs.slice(0, tokens),
+    ...(r.topLogprobs ? { topLogprobs: r.topLogprobs.slice(0, tokens) } : {}),
+    finishReason: "stop",
+  };
 }
 
 export function requireModel(ctx: ServerContext, model: string | null | undefined): void {

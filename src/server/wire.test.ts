@@ -79,6 +79,7 @@ const body = fc.oneof(
         stream: mostly(fc.boolean()),
         return_token_ids: mostly(fc.boolean()),
         return_tokens_as_token_ids: mostly(fc.boolean()),
+        include_stop_str_in_output: mostly(fc.boolean()),
         parallel_tool_calls: mostly(fc.boolean()),
         logprobs: mostly(fc.boolean()),
         top_logprobs: mostly(fc.integer({ min: 0, max: 21 })),

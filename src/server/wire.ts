@@ -104,6 +104,7 @@ const sampling = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
   return_token_ids: z.boolean().nullish(),
   return_tokens_as_token_ids: z.boolean().nullish(),
+  include_stop_str_in_output: z.boolean().nullish(),
 };
 
 export const chatCompletionRequestSchema = z
@@ -225,6 +226,7 @@ export function isCommonChatRequest(body: unknown): body is ChatCompletionReques
       case "stream":
       case "return_token_ids":
       case "return_tokens_as_token_ids":
+      case "include_stop_str_in_output":
       case "parallel_tool_calls":
       case "logprobs":
       case "add_generation_prompt":
