@@ -87,7 +87,7 @@ export class SglangClient implements ReplicaClient {
       if (t[1] !== tokens[i]) c.fail(`${field}[1]`, `is token ${JSON.stringify(t[1])} but output_ids[${i}] is ${tokens[i]}`);
       const lp = t[0];
       if (typeof lp !== "number" || Number.isNaN(lp) || lp > 1e-6) c.fail(`${field}[0]`, `is ${JSON.stringify(lp)}, not a log-probability`);
-      logprobs[i] = lp;
+      logprobs[i] = lp as number;
     }
     let topLogprobs: TokenLogprob[][] | undefined;
     if ((request.topLogprobs ?? 0) > 0) {
