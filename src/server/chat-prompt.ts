@@ -52,7 +52,8 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
   try {
     prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(messages);
   } catch (e) {
-    throw badRequest((e as Error).message, "messages");
+    if (e instanceof PrefixSpliceError) throw badRequest(e.message, e.param);
+    throw e;
   }
   if (!prefix || prefix.length === 0) return { promptTokenIds: tok.encode(text), spliced: false };
 
@@ -79,7 +80,7 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
     // Not the shape above (e.g. no EOS where expected): the general path, which explains failures.
     return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, tok.encode(text), tok.eosTokenId), spliced: true };
   } catch (e) {
-    if (e instanceof PrefixSpliceError) throw badRequest(e.message, "messages");
+    if (e instanceof PrefixSpliceError) throw badRequest(e.message, e.param);
     throw e;
   }
 }

@@ -91,6 +91,43 @@ describe("requiredPrefixFromMessages", () => {
   });
 
   it("rejects a turn with prompt ids but no generation ids", () => {
-    expect(() => requiredPrefixFromMessages([{ prompt_token_ids: [1] }])).toThrow(PrefixSpliceError);
+    expect(() => requiredPrefixFromMessages([{ role: "assistant", prompt_token_ids: [1] }])).toThrow(PrefixSpliceError);
+  });
+
+  it("rejects a later assistant turn without ids, naming it, since the turns between would vanish", () => {
+    const messages = [
+      { role: "user" },
+      { role: "assistant", prompt_token_ids: [1], generation_token_ids: [2] },
+      { role: "user" },
+      { role: "assistant", content: "no ids" },
+      { role: "tool" },
+      { role: "assistant", content: "no ids either" },
+      { role: "user" },
+    ];
+    let err: PrefixSpliceError | undefined;
+    try {
+      requiredPrefixFromMessages(messages);
+    } catch (e) {
+      err = e as PrefixSpliceError;
+    }
+    expect(err).toBeInstanceOf(PrefixSpliceError);
+    expect(err!.message).toMatch(/^messages\[3\] \(assistant\) has no token ids but comes after messages\[1\]/);
+    expect(err!.param).toBe("messages[3]");
+  });
+
+  it("accepts ids on the last assistant turn whatever earlier turns carry", () => {
+    const messages = [
+      { role: "user" },
+      { role: "assistant", content: "no ids" },
+      { role: "user" },
+      { role: "assistant", prompt_token_ids: [1, 2], generation_token_ids: [3] },
+      { role: "tool" },
+    ];
+    expect(requiredPrefixFromMessages(messages)).toEqual([1, 2, 3]);
+  });
+
+  it("rejects token ids on a message that is not an assistant turn", () => {
+    const messages = [{ role: "user", prompt_token_ids: [1], generation_token_ids: [2] }];
+    expect(() => requiredPrefixFromMessages(messages)).toThrow(/messages\[0\] \(user\) carries prompt_token_ids/);
   });
 });

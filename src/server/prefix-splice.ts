@@ -12,6 +12,13 @@
 /** Why a prefix could not be spliced safely; the server turns it into a 400. */
 export class PrefixSpliceError extends Error {
   override readonly name = "PrefixSpliceError";
+  constructor(
+    message: string,
+    /** The request field at fault, for the 400's `param`. */
+    readonly param = "messages",
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -65,6 +72,10 @@ export function spliceAtEosCount(
 /**
  * The prefix the model actually produced, read from the last message that carries token ids
  * (NeMo RL scans messages in reverse for `prompt_token_ids`). Null on a first turn.
+ *
+ * The splice keeps the template only after the last assistant turn, so the id-carrying message
+ * must be that turn: an assistant turn after it without ids would be replaced by nothing, and the
+ * turns between would vanish from the prompt with no later check able to see it.
  */
 export function requiredPrefixFromMessages(messages: ReadonlyArray<object>): number[] | null {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -74,12 +85,33 @@ export function requiredPrefixFromMessages(messages: ReadonlyArray<object>): num
         throw new PrefixSpliceError(
           `messages[${i}] has prompt_token_ids but no valid generation_token_ids; ` +
             "send all token fields of a turn together, as lists of non-negative integers",
+          `messages[${i}]`,
         );
       }
+      checkIdsOnLastAssistant(messages, i);
       return [...m.prompt_token_ids, ...m.generation_token_ids];
     }
   }
   return null;
+}
+
+function checkIdsOnLastAssistant(messages: ReadonlyArray<object>, withIds: number): void {
+  const roleOf = (i: number) => (messages[i] as { role?: unknown }).role;
+  if (roleOf(withIds) !== "assistant") {
+    throw new PrefixSpliceError(
+      `messages[${withIds}] (${String(roleOf(withIds))}) carries prompt_token_ids, but only assistant turns may`,
+      `messages[${withIds}]`,
+    );
+  }
+  for (let j = withIds + 1; j < messages.length; j++) {
+    if (roleOf(j) !== "assistant") continue;
+    throw new PrefixSpliceError(
+      `messages[${j}] (assistant) has no token ids but comes after messages[${withIds}], the last turn that has them: ` +
+        `splicing from messages[${withIds}]'s ids would leave messages[${withIds + 1}] to messages[${j}] out of the prompt. ` +
+        "Send every assistant turn back with its prompt_token_ids and generation_token_ids, or none with them",
+      `messages[${j}]`,
+    );
+  }
 }
 
 function isIdList(x: unknown): x is number[] {
