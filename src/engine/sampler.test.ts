@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 
 import { Rng } from "../model/rng.ts";
 import { Sampler } from "./sampler.ts";
+import { sampleBySorting } from "./sampler-sorting.ts";
 import type { SamplingParams } from "./types.ts";
 
 /** The processed distribution by brute force (full sort), as vLLM computes it: T → top-k → top-p. */
@@ -113,5 +114,78 @@ describe("Sampler", () => {
     const s = new Sampler(40).sample(logits, 0, { temperature: 1, topP: 1, topK: 5 }, new Rng(0));
     const raw = logits[s.row] - Math.log(Array.from(logits).reduce((a, l) => a + Math.exp(l), 0));
     expect(Math.abs(s.logprob - raw)).toBeGreaterThan(1e-3);
+  });
+
+  describe("draw for draw the sorting implementation (sampler-sorting.ts), on random logits with fixed seeds", () => {
+    const modes: [string, SamplingParams][] = [
+      ...cases,
+      ["greedy", { temperature: 0, topP: 0.9, topK: 20 }],
+      ["top-p 0.95 at T 1", { temperature: 1, topP: 0.95, topK: 0 }],
+      ["top-p 0.3 at T 0.7", { temperature: 0.7, topP: 0.3, topK: -1 }],
+      ["top-p 1e-9 (only the most likely)", { temperature: 1, topP: 1e-9, topK: 0 }],
+      ["top-k 50 + top-p 0.5", { temperature: 0.9, topP: 0.5, topK: 50 }],
+    ];
+    // rounded logits give many ties (between rows and at the nucleus edge); peaked ones a small nucleus
+    const logitKinds: [string, (V: number, seed: number) => Float32Array][] = [
+      ["normal", (V, seed) => randomLogits(V, seed, 2)],
+      ["ties", (V, seed) => randomLogits(V, seed, 2).map((x) => Math.round(x * 2) / 2)],
+      ["peaked", (V, seed) => randomLogits(V, seed, 6)],
+    ];
+    test.each(modes)("%s", (_, p) => {
+      let compared = 0;
+      for (const [kind, make] of logitKinds) {
+        for (const V of [7, 300, 5000]) {
+          const logits = make(V, V + kind.length);
+          const fast = new Sampler(V);
+          const rngA = new Rng(17);
+          const rngB = new Rng(17);
+          for (let draw = 0; draw < 12; draw++) {
+            const a = fast.sample(logits, 0, p, rngA, 4);
+            const b = sampleBySorting(logits, 0, V, p, rngB, 4);
+            expect(a, `${kind} logits, V ${V}, draw ${draw}`).toEqual(b);
+            compared++;
+          }
+        }
+      }
+      expect(compared).toBe(108);
+    });
+
+    test("at Qwen3's vocabulary (151,936 rows), top-p and top-k + top-p", () => {
+      const V = 151_936;
+      const logits = randomLogits(V, 5, 4);
+      const fast = new Sampler(V);
+      for (const [, p] of modes.filter(([name]) => /top-p (0.95|0.3)|top-k 50/.test(name))) {
+        const rngA = new Rng(3);
+        const rngB = new Rng(3);
+        for (let draw = 0; draw < 3; draw++) expect(fast.sample(logits, 0, p, rngA, 2)).toEqual(sampleBySorting(logits, 0, V, p, rngB, 2));
+      }
+    });
+
+    test("the comparison can fail: a sorted walk (the previous draw order) picks other rows", () => {
+      // the reference walks kept rows in row order; walking them most likely first gives other draws
+      const V = 300;
+      const logits = randomLogits(V, 8);
+      const p = { temperature: 1, topP: 0.9, topK: 0 };
+      const rng = new Rng(1);
+      let differ = 0;
+      for (let i = 0; i < 20; i++) {
+        const u = rng.uniform();
+        const want = sampleBySorting(logits, 0, V, p, { uniform: () => u });
+        const w = Array.from(logits, (l) => Math.exp(l - Math.max(...logits)));
+        const rows = [...w.keys()].sort((a, b) => w[b] - w[a] || a - b);
+        let kept = 0;
+        let cum = 0;
+        const total = w.reduce((s, x) => s + x, 0);
+        while (kept === 0 || cum < p.topP * total) cum += w[rows[kept++]];
+        let acc = 0;
+        let pick = rows[kept - 1];
+        for (const r of rows.slice(0, kept)) if (u * cum < (acc += w[r])) {
+          pick = r;
+          break;
+        }
+        if (pick !== want.row) differ++;
+      }
+      expect(differ).toBeGreaterThan(5);
+    });
   });
 });

@@ -9,8 +9,11 @@
  *     so the logprob is the raw log-softmax (the temperature-1 distribution).
  * Rows, not tokenizer ids: the caller maps rows through the model's Vocab. The unknown row of a
  * compact vocabulary is not among the logits, so it is never sampled.
- * Cost: O(V) per token without top-p; top-k uses a selection (no sort); top-p pops a heap only
- * until the mass is reached. Scratch buffers are allocated once per sampler.
+ * Cost: O(V) per token in every mode, nothing sorted: greedy and plain temperature are one or two
+ * passes; top-k finds the k-th largest logit by quickselect; top-p finds the weight threshold of
+ * the nucleus by a quickselect on mass. The draw walks the kept rows in row order. Results are
+ * those of sorting the vocabulary (sampler-sorting.ts, the tests' reference), draw for draw.
+ * Scratch buffers are allocated once per sampler.
  * Not here: the PRNG (src/model/rng.ts) and the mapping to tokenizer ids (scheduler.ts).
  */
 import type { FloatArray } from "../tensor/kernels.ts";
@@ -40,14 +43,12 @@ export function isGreedy(p: SamplingParams): boolean {
 
 export class Sampler {
   private readonly w: Float64Array; // (V) unnormalised probabilities of the candidates, by row
-  private readonly cand: Int32Array; // (V) candidate rows
-  private readonly kept: Int32Array; // (V) rows kept by top-p, most likely first
-  private readonly sel: Float64Array; // (V) selection scratch (top-k threshold)
+  private readonly cand: Int32Array; // (V) candidate rows, in row order
+  private readonly sel: Float64Array; // (V) selection scratch (top-k and top-p thresholds)
 
   constructor(readonly v: number) {
     this.w = new Float64Array(v);
     this.cand = new Int32Array(v);
-    this.kept = new Int32Array(v);
     this.sel = new Float64Array(v);
   }
 
@@ -109,34 +110,26 @@ export class Sampler {
       total += e;
     }
     // 3) top-p: the most likely rows until their mass reaches topP (at least one)
-    let rows = cand;
     let mass = total;
-    let sorted = false;
     if (p.topP < 1) {
-      const n = this.nucleus(m, total * p.topP);
-      rows = this.kept;
-      m = n;
+      m = this.nucleus(m, total * p.topP);
       mass = 0;
-      for (let i = 0; i < n; i++) mass += w[rows[i]];
-      sorted = true;
+      for (let i = 0; i < m; i++) mass += w[cand[i]];
     }
-    // 4) inverse-CDF draw over the kept rows
+    // 4) inverse-CDF draw over the kept rows, in row order
     const u = rng.uniform() * mass;
     let acc = 0;
-    let pick = rows[m - 1];
+    let pick = cand[m - 1];
     for (let i = 0; i < m; i++) {
-      acc += w[rows[i]];
+      acc += w[cand[i]];
       if (u < acc) {
-        pick = rows[i];
+        pick = cand[i];
         break;
       }
     }
     const logMass = Math.log(mass);
     let top: RowLogprob[] | null = null;
-    if (topN > 0) {
-      const best = sorted ? Array.from(rows.subarray(0, Math.min(topN, m))) : this.topOf(rows, m, topN);
-      top = best.map((row) => ({ row, logprob: Math.log(w[row]) - logMass }));
-    }
+    if (topN > 0) top = this.topOf(cand, m, topN).map((row) => ({ row, logprob: Math.log(w[row]) - logMass }));
     return { row: pick, logprob: Math.log(w[pick]) - logMass, top };
   }
 
@@ -202,23 +195,73 @@ export class Sampler {
   }
 
   /**
-   * Pops candidates from a max-heap on w (heapified in place in `cand`) into `kept` until their
-   * mass reaches `need`; returns how many were kept. vLLM keeps a token when the mass of the more
-   * likely tokens before it is below top_p, which is the same rule.
+   * Keeps, in place in cand[0..m) (row order preserved), the nucleus: walking the candidates most
+   * likely first (ties: lower row first), a row is kept while the mass before it is below `need`,
+   * and at least one is. That is vLLM's rule. Instead of sorting, a quickselect on mass finds the
+   * weight τ of the last kept row and how many rows of weight τ are kept (the lowest ones):
+   * expected O(m). Returns how many rows are kept.
    */
   private nucleus(m: number, need: number): number {
-    const h = this.cand;
-    const w = this.w;
-    for (let i = (m >> 1) - 1; i >= 0; i--) siftDown(h, w, i, m);
+    const { w, cand } = this;
+    const a = this.sel;
+    for (let i = 0; i < m; i++) a[i] = w[cand[i]];
+    let tau: number;
+    let ties: number;
+    if (!(need > 0)) {
+      // only the "at least one" rule keeps a row: the most likely
+      tau = -Infinity;
+      for (let i = 0; i < m; i++) if (a[i] > tau) tau = a[i];
+      ties = 1;
+    } else {
+      // a[lo..hi) holds the undecided weights, all below those before lo, whose mass is `above` (< need)
+      let lo = 0;
+      let hi = m;
+      let above = 0;
+      for (;;) {
+        const pivot = median3(a[lo], a[(lo + hi) >> 1], a[hi - 1]);
+        // three-way partition: a[lo..lt) > pivot, a[lt..gt) = pivot, a[gt..hi) < pivot
+        let lt = lo;
+        let i = lo;
+        let gt = hi;
+        let greater = 0;
+        while (i < gt) {
+          const x = a[i];
+          if (x > pivot) {
+            a[i] = a[lt];
+            a[lt++] = x;
+            i++;
+            greater += x;
+          } else if (x < pivot) {
+            a[i] = a[--gt];
+            a[gt] = x;
+          } else i++;
+        }
+        if (lt > lo && above + greater >= need) {
+          hi = lt; // the last kept row is among the larger ones
+          continue;
+        }
+        // the rows equal to the pivot, one at a time, as the sorted walk adds them
+        let s = above + greater;
+        let j = 0;
+        const e = gt - lt;
+        while (j < e && s < need) {
+          s += pivot;
+          j++;
+        }
+        if (s >= need || gt === hi) {
+          tau = pivot;
+          ties = j;
+          break;
+        }
+        above = s;
+        lo = gt;
+      }
+    }
     let n = 0;
-    let size = m;
-    let cum = 0;
-    while (size > 0 && (n === 0 || cum < need)) {
-      const r = h[0];
-      this.kept[n++] = r;
-      cum += w[r];
-      h[0] = h[--size];
-      siftDown(h, w, 0, size);
+    for (let i = 0; i < m; i++) {
+      const r = cand[i];
+      const x = w[r];
+      if (x > tau || (x === tau && ties-- > 0)) cand[n++] = r;
     }
     return n;
   }
@@ -246,19 +289,4 @@ export class Sampler {
 function median3(a: number, b: number, c: number): number {
   if (a < b) return b < c ? b : a < c ? c : a;
   return a < c ? a : b < c ? c : b;
-}
-
-/** Max-heap on w[h[·]]: restores the heap property below position i of h[0..n). */
-function siftDown(h: Int32Array, w: Float64Array, i: number, n: number): void {
-  const r = h[i];
-  const x = w[r];
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && w[h[c + 1]] > w[h[c]]) c++;
-    if (w[h[c]] <= x) break;
-    h[i] = h[c];
-    i = c;
-  }
-  h[i] = r;
 }
