@@ -34,7 +34,7 @@ describe("parseLlama3ToolCalls (vLLM llama3_json)", () => {
     const cases: [string, string][] = [
       ['{"name": "a", "parameters": {}} and some words', "invalid_json"],
       ['{"name": "a", "parameters": {', "invalid_json"],
-      ["[1, 2]", "not_an_object"],
+      ['{"name": "a", "parameters": {}}; [1, 2]', "not_an_object"],
       ['{"parameters": {}}', "missing_name"],
       ['{"name": "a"}', "missing_parameters"],
       ['{"name": "a", "parameters": "x=1"}', "parameters_not_object"],
