@@ -26,18 +26,20 @@ import type { RolloutOutcome } from "../rollout/outcome.ts";
 import { expandRows, type Row } from "../rollout/rows.ts";
 import { streamRollouts } from "../rollout/stream.ts";
 import { summarize } from "../rollout/stats.ts";
-import type { TokenSample } from "../rollout/trajectory.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
-import { broadcastToTokens, clipAdvantages, groupAdvantages } from "./advantages.ts";
-import { combinedMask } from "./batch.ts";
+import { broadcastToTokens } from "./advantages.ts";
 import { crashPoint, findLatestCheckpoint, saveRunCheckpoint, type LoopState } from "./checkpoint.ts";
 import { loadTrainPool, loadValidation, PromptStream, type PoolRow } from "./data.ts";
-import { advantageStats, baselineRewardPct, seqMultProbError, throughputMetrics } from "./metrics.ts";
+import { rolloutMetrics, trainMetrics, validationMetrics, type ValidationResult } from "./loop-metrics.ts";
+import { seqMultProbError, throughputMetrics } from "./metrics.ts";
 import { appendJsonl, readJsonl, summaryLine, truncateJsonl, type MetricsLine } from "./metrics-log.ts";
 import { writePlot } from "./plot.ts";
 import { lossConfigOf, type Recipe } from "./recipe.ts";
 import { startPolicyStack, type PolicyStack } from "./policy-stack.ts";
 import { lockRunDir } from "./run-lock.ts";
+import { assembleStepBatch, sliceBatch } from "./step-batch.ts";
+import { rewardSettingsOf } from "./step-rewards.ts";
+import { gatherStepRollouts } from "./step-rollouts.ts";
 import type { TrainBatch } from "./trainer.ts";
 
 
@@ -68,7 +70,7 @@ async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepea
   return { outcomes, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Mean reward per agent and overall; a failed rollout counts as reward 0. */
+/** Validation accuracy overall and per agent; a failed rollout counts as reward 0 (it did not succeed). */
 function rewardsByAgent(outcomes: RolloutOutcome[]): { mean: number; perAgent: Record<string, number> } {
   const by = new Map<string, number[]>();
   for (const o of outcomes) {
@@ -81,95 +83,14 @@ function rewardsByAgent(outcomes: RolloutOutcome[]): { mean: number; perAgent: R
   return { mean: all.length ? all.reduce((x, y) => x + y, 0) / all.length : 0, perAgent };
 }
 
-export interface ValidationResult {
-  accuracy: number;
-  perAgent: Record<string, number>;
-  avgLength: number;
-  seconds: number;
-  n: number;
-}
-
 export async function validate(stack: PolicyStack, recipe: Recipe, rows: PoolRow[]): Promise<ValidationResult> {
   const g = recipe.policy.generation;
   const { outcomes, seconds } = await collect(stack, recipe, rows.map((r) => r.row), 1, { temperature: g.val_temperature, top_p: g.val_top_p });
   if (recipe.run.dump_rollouts > 0) dumpRollouts(join(resolve(recipe.run.out_dir), "validation_rollouts.jsonl"), -1, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
   const { mean, perAgent } = rewardsByAgent(outcomes);
   const lengths = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)) : []));
-  return { accuracy: mean, perAgent, avgLength: summarize(lengths).mean, seconds, n: outcomes.length };
-}
-
-// ------------------------------------------------------------------------------------------------
-// batch assembly
-
-interface StepBatch {
-  batch: Omit<TrainBatch, "advantages" | "prevLogprobs" | "refLogprobs">;
-  samples: TokenSample[];
-  /** (S,) per-sample advantage */
-  sampleAdvantages: Float64Array;
-  rolloutRewards: number[];
-  baseline: Float64Array;
-}
-
-/** Rollouts → advantages per prompt group (one value per rollout) → packed samples. */
-function assemble(outcomes: RolloutOutcome[], recipe: Recipe): StepBatch {
-  const ok = outcomes.filter((o): o is Extract<RolloutOutcome, { kind: "ok" }> => o.kind === "ok");
-  const rewards = ok.map((o) => Number(o.result.reward ?? 0));
-  const groups = ok.map((o) => o.taskIndex);
-  const g = recipe.grpo;
-  const adv = groupAdvantages(rewards, groups, { normalizeRewards: g.normalize_rewards, leaveOneOut: g.use_leave_one_out_baseline });
-  const advantages = clipAdvantages(adv.advantages, g.advantage_clip_low, g.advantage_clip_high);
-  const samples: TokenSample[] = [];
-  const perSample: number[] = [];
-  ok.forEach((o, i) => {
-    for (const s of o.conversion.samples) {
-      if (s.tokens.length === 0) continue;
-      if (g.skip_zero_advantage_samples && advantages[i] === 0 && recipe.loss_fn.reference_policy_kl_penalty === 0) continue;
-      samples.push(s);
-      perSample.push(advantages[i]);
-    }
-  });
-  const S = samples.length;
-  const seqOffsets = new Int32Array(S + 1);
-  samples.forEach((s, i) => (seqOffsets[i + 1] = seqOffsets[i] + s.tokens.length));
-  const N = seqOffsets[S];
-  const tokens = new Int32Array(N);
-  const tokenMask = new Float64Array(N);
-  const generationLogprobs = new Float64Array(N);
-  const sampleMask = new Float64Array(S).fill(1);
-  samples.forEach((s, i) => {
-    const o = seqOffsets[i];
-    tokens.set(s.tokens, o);
-    for (let t = 0; t < s.tokens.length; t++) tokenMask[o + t] = s.lossMask[t];
-    generationLogprobs.set(s.generationLogprobs, o);
-    tokenMask[o] = 0; // a sequence's first token has no logprob
-    if (s.maskSample || s.noTrainableTokens !== null || (g.overlong_filtering && s.truncated)) sampleMask[i] = 0;
-  });
-  return {
-    batch: { tokens, seqOffsets, tokenMask, sampleMask, generationLogprobs },
-    samples,
-    sampleAdvantages: Float64Array.from(perSample),
-    rolloutRewards: rewards,
-    baseline: adv.baseline,
-  };
-}
-
-/** Samples [a, b) of a batch as their own batch. */
-function sliceBatch(b: TrainBatch, a: number, e: number): TrainBatch {
-  const t0 = b.seqOffsets[a];
-  const t1 = b.seqOffsets[e];
-  const tok = <T extends Float64Array | undefined>(x: T) => (x ? x.subarray(t0, t1) : undefined) as T;
-  const seqOffsets = new Int32Array(e - a + 1);
-  for (let s = a; s <= e; s++) seqOffsets[s - a] = b.seqOffsets[s] - t0;
-  return {
-    tokens: b.tokens.subarray(t0, t1),
-    seqOffsets,
-    tokenMask: b.tokenMask.subarray(t0, t1),
-    sampleMask: b.sampleMask.subarray(a, e),
-    generationLogprobs: b.generationLogprobs.subarray(t0, t1),
-    advantages: b.advantages.subarray(t0, t1),
-    prevLogprobs: tok(b.prevLogprobs),
-    refLogprobs: tok(b.refLogprobs),
-  };
+  const failed = outcomes.filter((o) => o.kind === "failed").length;
+  return { accuracy: mean, perAgent, avgLength: summarize(lengths).mean, seconds, n: outcomes.length, failed };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -251,6 +172,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found, runDir }));
   if (opts.stack && found) await stack.trainer.load(found.policyDir);
   const lossCfg = lossConfigOf(recipe);
+  const rewardSettings = rewardSettingsOf(recipe, stack.engine.maxModelLen);
   const schedule: LrSchedule = {
     lr: recipe.policy.optimizer.lr,
     warmupSteps: recipe.policy.scheduler.warmup_steps,
@@ -280,20 +202,30 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
 
     while (state.step < g.max_num_steps) {
       const stepStart = performance.now();
-      const picked = stream.take(g.num_prompts_per_step);
-      if (picked.length === 0) {
+      // 1-2. generation through Gym (several batches with dynamic sampling), rewards per the recipe
+      let genS = 0;
+      const gathered = await gatherStepRollouts({
+        numPromptsPerStep: g.num_prompts_per_step,
+        take: (n) => stream.take(n),
+        generate: async (prompts) => {
+          const c = await collect(stack, recipe, prompts.map((p) => p.row), g.num_generations_per_prompt, {
+            temperature: recipe.policy.generation.temperature,
+            top_p: recipe.policy.generation.top_p,
+          });
+          genS += c.seconds;
+          return c.outcomes;
+        },
+        rewards: rewardSettings,
+        dynamicSampling: { enabled: g.use_dynamic_sampling, maxGenBatches: g.dynamic_sampling_max_gen_batches, batchMultiplier: g.batch_multiplier },
+      });
+      if (!gathered) {
         log(`data exhausted after ${g.max_num_epochs} epoch(s)`);
         break;
       }
+      const { outcomes, prompts: picked } = gathered;
       const step = state.step + 1;
       const m: MetricsLine = { step };
-
-      // 1-2. generation through Gym
-      const { outcomes, seconds: genS } = await collect(stack, recipe, picked.map((p) => p.row), g.num_generations_per_prompt, {
-        temperature: recipe.policy.generation.temperature,
-        top_p: recipe.policy.generation.top_p,
-      });
-      const sb = assemble(outcomes, recipe);
+      const sb = assembleStepBatch(gathered.trained, recipe);
       const S = sb.samples.length;
       const adv = broadcastToTokens(sb.sampleAdvantages, sb.batch.seqOffsets, sb.batch.tokenMask);
       const batch: TrainBatch = { ...sb.batch, advantages: adv };
@@ -333,7 +265,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       state.data = { ...stream.position };
 
       // 6. metrics
-      Object.assign(m, rolloutMetrics(outcomes, sb));
+      Object.assign(m, rolloutMetrics(gathered, sb, g.use_dynamic_sampling));
       Object.assign(m, trainMetrics(stepMetrics, batch, batch.prevLogprobs ?? currAll));
       m["train/policy_version"] = state.policyVersion;
       const stepS = (performance.now() - stepStart) / 1000;
@@ -413,87 +345,4 @@ function dumpRollouts(path: string, step: number, outcomes: RolloutOutcome[], to
     const prompt = tok && first ? tok.decode(first.prompt_token_ids as number[]) : undefined;
     appendJsonl(path, { step, task: o.taskIndex, rollout: o.rolloutIndex, reward: o.result.reward, output, ...(prompt !== undefined ? { prompt } : {}) });
   }
-}
-
-// ------------------------------------------------------------------------------------------------
-// metric groups
-
-function validationMetrics(v: ValidationResult): MetricsLine {
-  const m: MetricsLine = {
-    "validation/accuracy": v.accuracy,
-    "validation/avg_length": v.avgLength,
-    "validation/num_samples": v.n,
-    "timing/validation/total": v.seconds,
-  };
-  for (const [agent, acc] of Object.entries(v.perAgent)) m[`validation/${agent}/accuracy`] = acc;
-  return m;
-}
-
-function rolloutMetrics(outcomes: RolloutOutcome[], sb: StepBatch): MetricsLine {
-  const ok = outcomes.filter((o): o is Extract<RolloutOutcome, { kind: "ok" }> => o.kind === "ok");
-  const { mean, perAgent } = rewardsByAgent(outcomes);
-  const samples = ok.flatMap((o) => o.conversion.samples);
-  const turns = summarize(samples.map((s) => s.turns));
-  const total = summarize(samples.map((s) => s.tokens.length));
-  const gen = summarize(samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)));
-  const breaks = ok.reduce((a, o) => a + o.conversion.breaks.length, 0);
-  const pct = baselineRewardPct(sb.baseline);
-  const m: MetricsLine = {
-    "train/reward": mean,
-    "train/num_rollouts": outcomes.length,
-    "train/failed_rollouts": outcomes.length - ok.length,
-    "train/num_samples": samples.length,
-    "train/num_trained_samples": sb.samples.length,
-    "train/turns_per_sample/mean": turns.mean,
-    "train/turns_per_sample/max": turns.max,
-    "train/total_tokens_per_sample/mean": total.mean,
-    "train/gen_tokens_per_sample/mean": gen.mean,
-    "train/total_num_tokens": samples.reduce((a, s) => a + s.tokens.length, 0),
-    "train/truncation_rate": samples.length ? samples.filter((s) => s.truncated).length / samples.length : 0,
-    "train/contiguity_breaks": breaks,
-    "train/baseline_reward/pct_0": pct.pct0,
-    "train/baseline_reward/pct_1": pct.pct1,
-    "train/baseline_reward/pct_mixed": pct.pctMixed,
-  };
-  for (const [agent, r] of Object.entries(perAgent)) m[`train/${agent}/reward`] = r;
-  const failures = new Map<string, number>();
-  for (const o of outcomes) if (o.kind === "failed") failures.set(o.errorClass, (failures.get(o.errorClass) ?? 0) + 1);
-  for (const [cls, n] of failures) m[`train/failed_rollouts/${cls}`] = n;
-  return m;
-}
-
-function trainMetrics(steps: Record<string, number>[], batch: TrainBatch, prev: Float64Array): MetricsLine {
-  const m: MetricsLine = {};
-  if (steps.length === 0) return m;
-  const mean = (k: string) => steps.reduce((a, s) => a + (s[k] ?? 0), 0) / steps.length;
-  const key: Record<string, string> = {
-    loss: "train/loss",
-    probsRatio: "train/probs_ratio",
-    probsRatioClamped: "train/probs_ratio_clamped",
-    clipFraction: "train/clip_fraction",
-    klPenalty: "train/kl_penalty",
-    tokenMultProbError: "train/token_mult_prob_error",
-    genKlError: "train/gen_kl_error",
-    policyKlError: "train/policy_kl_error",
-    jsDivergenceError: "train/js_divergence_error",
-    samplingImportanceRatio: "train/sampling_importance_ratio",
-    isRatioMean: "train/is_ratio/mean",
-    approxEntropy: "train/approx_entropy",
-    entropy: "train/entropy",
-    gradNorm: "train/grad_norm",
-    lr: "train/lr",
-  };
-  for (const [k, name] of Object.entries(key)) m[name] = mean(k);
-  m["train/probs_ratio_min"] = Math.min(...steps.map((s) => s.probsRatioMin));
-  m["train/probs_ratio_max"] = Math.max(...steps.map((s) => s.probsRatioMax));
-  m["train/is_ratio/min"] = Math.min(...steps.map((s) => s.isRatioMin));
-  m["train/is_ratio/max"] = Math.max(...steps.map((s) => s.isRatioMax));
-  m["train/num_optimizer_steps"] = steps.length;
-  const mask = combinedMask(batch);
-  const a = advantageStats(batch.advantages, mask);
-  Object.assign(m, { "train/advantages/mean": a.mean, "train/advantages/min": a.min, "train/advantages/max": a.max, "train/advantages/sum": a.sum });
-  const e = seqMultProbError(batch, prev, batch.generationLogprobs);
-  m["train/max_seq_mult_prob_error"] = e.max;
-  m["train/global_valid_toks"] = mask.reduce((x, y) => x + y, 0);
-  return m;
 }
