@@ -37,7 +37,7 @@ export interface GoldenCase {
 }
 
 /** A packed batch shaped like GRPO's: prompt tokens unmasked, generated tokens masked in, one advantage per sequence. */
-function batch(seed: number, lens: number[], promptLens: number[]): Omit<GoldenCase["input"], "global_valid_toks" | "global_valid_seqs"> {
+function batch(seed: number, lens: number[], promptLens: number[]): GoldenCase["input"] {
   const rng = new Rng(seed);
   const off = [0];
   for (const l of lens) off.push(off[off.length - 1] + l);
