@@ -55,6 +55,8 @@ export async function completions(ctx: ServerContext, body: unknown, signal: Abo
     prompt_tokens: r.promptTokenIds.length,
     completion_tokens: r.generationTokenIds.length,
     total_tokens: r.promptTokenIds.length + r.generationTokenIds.length,
+    // vLLM's prefix-cache hits (reported there with --enable-prompt-tokens-details)
+    ...(r.cachedPromptTokens !== undefined ? { prompt_tokens_details: { cached_tokens: r.cachedPromptTokens } } : {}),
   };
   const choice = {
     index: 0,

@@ -25,11 +25,14 @@ export interface JsonServerOptions {
   apiKey?: string;
   /** Paths reachable without the API key (health probes). */
   publicPaths?: readonly string[];
+  /** POST paths whose body may be empty (control calls such as vLLM's /resume); the handler sees undefined. */
+  optionalBodyPaths?: readonly string[];
 }
 
 export function createJsonServer(options: JsonServerOptions): Server {
   const { routes, maxBodyBytes, apiKey } = options;
   const publicPaths = new Set(options.publicPaths ?? []);
+  const optionalBody = new Set(options.optionalBodyPaths ?? []);
   const knownPaths = new Set(Object.keys(routes).map((k) => k.slice(k.indexOf(" ") + 1)));
 
   const server = createServer((req, res) => {
@@ -54,7 +57,7 @@ export function createJsonServer(options: JsonServerOptions): Server {
       await drain(req);
       throw new OpenAIHttpError(401, "missing or wrong API key (send Authorization: Bearer <key>)", "authentication_error");
     }
-    const body = req.method === "POST" ? await readJson(req, maxBodyBytes) : undefined;
+    const body = req.method === "POST" ? await readJson(req, maxBodyBytes, optionalBody.has(path)) : undefined;
     const result = await handler({ req, res, body, signal });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
   }
@@ -83,7 +86,7 @@ function toHttpError(err: unknown): OpenAIHttpError {
 }
 
 /** The body as JSON. Read with plain stream events: an async iterator costs more per request. */
-function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+function readJson(req: IncomingMessage, limit: number, mayBeEmpty = false): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     req.resume();
@@ -111,7 +114,10 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       if (settled) return;
       settled = true;
       const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8");
-      if (text.trim() === "") return reject(new OpenAIHttpError(400, "request body is empty; expected a JSON object"));
+      if (text.trim() === "") {
+        if (mayBeEmpty) return resolve(undefined);
+        return reject(new OpenAIHttpError(400, "request body is empty; expected a JSON object"));
+      }
       try {
         resolve(JSON.parse(text) as unknown);
       } catch (e) {
