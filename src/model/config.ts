@@ -5,6 +5,7 @@
  * Not here: training hyperparameters (see sft/run.ts and model/optimizer.ts).
  */
 import { z } from "zod";
+import type { Llama3RopeScaling } from "./rope.ts";
 
 export const ModelConfigSchema = z
   .looseObject({
@@ -25,6 +26,7 @@ export const ModelConfigSchema = z
     max_position_embeddings: z.number().int().positive(),
     attention_bias: z.boolean().optional(),
     mlp_bias: z.boolean().optional(),
+    /** null, or Llama 3.1's {rope_type: "llama3", factor, low_freq_factor, high_freq_factor, original_max_position_embeddings} */
     rope_scaling: z.unknown().optional(),
     hidden_act: z.string().optional(),
     use_sliding_window: z.boolean().optional(),
@@ -43,7 +45,8 @@ export const ModelConfigSchema = z
     if (!Number.isInteger(headDim) || headDim % 2 !== 0) issue(`head_dim must be an even integer, got ${headDim}`);
     if (c.attention_bias) issue("attention_bias: true is not supported (Qwen3/Llama checkpoints have none)");
     if (c.mlp_bias) issue("mlp_bias: true is not supported");
-    if (c.rope_scaling !== undefined && c.rope_scaling !== null) issue("rope_scaling is not supported");
+    const rs = ropeScalingOf(c.rope_scaling);
+    if (typeof rs === "string") ctx.addIssue({ code: "custom", message: rs, path: ["rope_scaling"] });
     if (c.hidden_act !== undefined && c.hidden_act !== "silu") issue(`hidden_act "${c.hidden_act}" is not supported (SwiGLU uses silu)`);
     if (c.use_sliding_window) issue("use_sliding_window: true is not supported");
     const map = c.gymrl_vocab_map;
@@ -55,6 +58,38 @@ export const ModelConfigSchema = z
   });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+const Llama3RopeScalingSchema = z.looseObject({
+  rope_type: z.literal("llama3"),
+  factor: z.number().positive(),
+  low_freq_factor: z.number().positive(),
+  high_freq_factor: z.number().positive(),
+  original_max_position_embeddings: z.number().int().positive(),
+});
+
+/**
+ * `rope_scaling` as the model computes it: null for plain RoPE (absent, null or rope_type
+ * "default"), Llama 3's scaling, or why it is not supported. Older configs name the type `type`.
+ */
+export function ropeScalingOf(raw: unknown): Llama3RopeScaling | null | string {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== "object" || Array.isArray(raw)) return "must be an object or null";
+  const r = raw as Record<string, unknown>;
+  const type = r.rope_type ?? r.type;
+  if (type === "default") return null;
+  if (type !== "llama3") return `rope_type ${JSON.stringify(type)} is not supported (only "llama3" and "default")`;
+  const p = Llama3RopeScalingSchema.safeParse({ ...r, rope_type: type });
+  if (!p.success) return p.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  const s = p.data;
+  if (s.high_freq_factor <= s.low_freq_factor) return "high_freq_factor must exceed low_freq_factor";
+  return {
+    rope_type: "llama3",
+    factor: s.factor,
+    low_freq_factor: s.low_freq_factor,
+    high_freq_factor: s.high_freq_factor,
+    original_max_position_embeddings: s.original_max_position_embeddings,
+  };
+}
 
 /** Parses and validates a config object (e.g. a parsed config.json), filling HF defaults. */
 export function parseModelConfig(raw: unknown): ModelConfig {
@@ -90,6 +125,7 @@ export interface Dims {
   tied: boolean;
   eps: number;
   ropeTheta: number;
+  ropeScaling: Llama3RopeScaling | null;
 }
 
 export function dimsOf(cfg: ModelConfig): Dims {
@@ -108,6 +144,7 @@ export function dimsOf(cfg: ModelConfig): Dims {
     tied: cfg.tie_word_embeddings,
     eps: cfg.rms_norm_eps,
     ropeTheta: cfg.rope_theta,
+    ropeScaling: ropeScalingOf(cfg.rope_scaling) as Llama3RopeScaling | null, // validated by the schema
   };
 }
 

@@ -26,6 +26,7 @@ import {
 } from "./params.ts";
 import { checkCopies, KVCache, type KVCopy } from "./kv-cache.ts";
 import { defaultChunkRows, LmHead } from "./lm-head.ts";
+import { ropeTables } from "./rope.ts";
 import { Vocab } from "./vocab.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -612,24 +613,4 @@ export class Model {
     };
     return this.infer;
   }
-}
-
-/**
- * RoPE tables (maxPos, D/2), computed as Hugging Face does in float32: inv_freq = 1/theta^(2j/D),
- * angle = pos · inv_freq, each rounded to float32 before cos/sin.
- */
-function ropeTables(dm: Dims, dtype: DType): [FloatArray, FloatArray] {
-  const half = dm.d / 2;
-  const cos = allocFloat(dtype, dm.maxPos * half);
-  const sin = allocFloat(dtype, dm.maxPos * half);
-  const f32 = Math.fround;
-  for (let j = 0; j < half; j++) {
-    const invFreq = f32(1 / f32(Math.pow(dm.ropeTheta, f32((2 * j) / dm.d))));
-    for (let p = 0; p < dm.maxPos; p++) {
-      const ang = f32(p * invFreq);
-      cos[p * half + j] = Math.cos(ang);
-      sin[p * half + j] = Math.sin(ang);
-    }
-  }
-  return [cos, sin];
 }
