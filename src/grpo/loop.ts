@@ -31,12 +31,13 @@ import { broadcastToTokens } from "./advantages.ts";
 import { crashPoint, findLatestCheckpoint, saveRunCheckpoint, type LoopState } from "./checkpoint.ts";
 import { loadTrainPool, loadValidation, PromptStream, type PoolRow } from "./data.ts";
 import { rolloutMetrics, trainMetrics, validationMetrics, type ValidationResult } from "./loop-metrics.ts";
-import { seqMultProbError, throughputMetrics } from "./metrics.ts";
+import { throughputMetrics } from "./metrics.ts";
 import { appendJsonl, readJsonl, summaryLine, truncateJsonl, type MetricsLine } from "./metrics-log.ts";
 import { writePlot } from "./plot.ts";
 import { lossConfigOf, type Recipe } from "./recipe.ts";
 import { startPolicyStack, type PolicyStack } from "./policy-stack.ts";
 import { lockRunDir } from "./run-lock.ts";
+import { seqLogprobErrorMask } from "./sample-filters.ts";
 import { assembleStepBatch, sliceBatch } from "./step-batch.ts";
 import { rewardSettingsOf } from "./step-rewards.ts";
 import { gatherStepRollouts } from "./step-rollouts.ts";
@@ -237,8 +238,11 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       if (S > 0 && (numMini > 1 || g.seq_logprob_error_threshold !== null)) batch.prevLogprobs = (await stack.trainer.logprobs(batch)).logprobs;
       if (S > 0 && stack.reference) batch.refLogprobs = (await stack.reference.logprobs(batch)).logprobs;
       if (S > 0 && batch.prevLogprobs && g.seq_logprob_error_threshold !== null) {
-        const e = seqMultProbError(batch, batch.prevLogprobs, batch.generationLogprobs);
-        for (let s = 0; s < S; s++) if (e.perSequence[s] > g.seq_logprob_error_threshold) batch.sampleMask[s] = 0;
+        const rewards = sb.samples.map((s) => s.reward);
+        const e = seqLogprobErrorMask(batch, batch.prevLogprobs, batch.generationLogprobs, rewards, g.seq_logprob_error_threshold);
+        batch.sampleMask = e.sampleMask;
+        m["train/num_masked_seqs_by_logprob_error"] = e.numMaskedSeqsByLogprobError;
+        m["train/masked_correct_pct"] = e.maskedCorrectPct;
       }
       const lpS = (performance.now() - tLp) / 1000;
 

@@ -117,6 +117,18 @@ describe("settings that change what is trained", () => {
     expect(dapo.trained[0].map((s) => s.advantage)).toEqual([0.5 - 1, 1 - 0.5]);
   });
 
+  test("seq_logprob_error_threshold masks sequences whose sampler logprobs drift from the trainer's, and counts them", async () => {
+    // the scripted sampler's logprobs are -token/100, the recording trainer's 0: tokens 100+q and 200+k give exp(|gen - prev|) of about e and e^2
+    const plans = [[r(1), r(0)]];
+    const loose = await runScripted(plans, ["grpo.seq_logprob_error_threshold=100"]);
+    const tight = await runScripted(plans, ["grpo.seq_logprob_error_threshold=1.5"]);
+    expect(loose.trained[0].map((s) => s.sampleMask)).toEqual([1, 1]);
+    expect(loose.run.lines[0]["train/num_masked_seqs_by_logprob_error"]).toBe(0);
+    expect(tight.trained[0].map((s) => s.sampleMask)).toEqual([0, 0]);
+    expect(tight.run.lines[0]["train/num_masked_seqs_by_logprob_error"]).toBe(2);
+    expect(tight.run.lines[0]["train/masked_correct_pct"]).toBe(0.5);
+  });
+
   test("reward scaling maps rewards before advantages", async () => {
     const plans = [[r(1), r(0), r(2)]];
     const scaled = await runScripted(plans, ["grpo.reward_scaling.enabled=true", "grpo.reward_scaling.target_min=-1", "grpo.reward_scaling.target_max=1", "grpo.normalize_rewards=false"]);
