@@ -120,7 +120,9 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
   private lastDir: string | null = null;
   /** resolves when no weight update is running; new requests wait on it */
   private gate: Promise<void> = Promise.resolve();
-  private updating = false;
+  private openGate: () => void = () => {};
+  /** weight updates asked for and not finished; the gate is closed while there are any */
+  private pendingUpdates = 0;
   /** serialises weight updates and re-pushes */
   private updateChain: Promise<unknown> = Promise.resolve();
   private readonly sessions = new Map<string, Replica>();
@@ -183,7 +185,7 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
     const maxAttempts = this.opts.maxAttempts ?? 2 * this.replicas.length + 1;
     const errors: string[] = [];
     for (let attempt = 1; ; attempt++) {
-      if (this.updating) await untilOrAbort(this.gate, signal);
+      if (this.pendingUpdates > 0) await untilOrAbort(this.gate, signal);
       if (signal.aborted) return abortedResult(request, this.version);
       const replica = await this.pick(options.sessionKey, signal);
       if (!replica) return abortedResult(request, this.version);
@@ -238,49 +240,48 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
     }
     if (this.closed) throw new Error("the remote engine pool is closed");
     const dir = resolve(update.dir); // servers need an absolute path (vLLM's disk backend insists)
+    // close the gate now, not when the update's turn comes: a request sent after this call must
+    // not start under the old weights
+    if (this.pendingUpdates++ === 0) this.gate = new Promise<void>((r) => (this.openGate = r));
     const run = this.updateChain.then(() => this.sync(dir));
     this.updateChain = run.catch(() => undefined);
-    return run;
+    return run.finally(() => {
+      if (--this.pendingUpdates === 0) this.openGate();
+    });
   }
 
   private async sync(dir: string): Promise<number> {
-    let open!: () => void;
-    this.gate = new Promise<void>((r) => (open = r));
-    this.updating = true;
     const t0 = performance.now();
     const target = this.version + 1;
-    try {
-      const live = this.replicas.filter((r) => r.up);
-      const step = async (rs: Replica[], f: (r: Replica) => Promise<void>) => {
-        const ok = await Promise.all(
-          rs.map((r) =>
-            f(r).then(
-              () => true,
-              (e: unknown) => {
-                this.markDown(this.replicas.indexOf(r), e);
-                return false;
-              },
-            ),
+    // each step on every replica still in the update; a replica that fails a step is marked down
+    // (and gets the weights again when it comes back)
+    const step = async (rs: Replica[], f: (r: Replica) => Promise<void>) => {
+      const ok = await Promise.all(
+        rs.map((r) =>
+          f(r).then(
+            () => true,
+            (e: unknown) => {
+              this.markDown(this.replicas.indexOf(r), e);
+              return false;
+            },
           ),
-        );
-        return rs.filter((_, i) => ok[i]);
-      };
-      const paused = await step(live, (r) => r.client.pause());
-      const loaded = await step(paused, (r) => r.client.loadWeights(dir, target));
-      const resumed = await step(loaded, (r) => r.client.resume());
-      if (resumed.length === 0) {
-        const why = this.replicas.map((r) => `  ${r.client.url}: ${r.lastError ?? "down"}`).join("\n");
-        throw new Error(`weight update to ${dir} reached no replica:\n${why}`);
-      }
-      this.version = target;
-      this.lastDir = dir;
-      this.lastRefitMs = performance.now() - t0;
-      return target;
-    } finally {
-      this.updating = false;
-      open();
+        ),
+      );
+      return rs.filter((_, i) => ok[i]);
+    };
+    const paused = await step(this.replicas.filter((r) => r.up), (r) => r.client.pause());
+    const loaded = await step(paused, (r) => r.client.loadWeights(dir, target));
+    const resumed = await step(loaded, (r) => r.client.resume());
+    if (resumed.length === 0) {
+      const why = this.replicas.map((r) => `  ${r.client.url}: ${r.lastError ?? "down"}`).join("\n");
+      throw new Error(`weight update to ${dir} reached no replica:\n${why}`);
     }
+    this.version = target;
+    this.lastDir = dir;
+    this.lastRefitMs = performance.now() - t0;
+    return target;
   }
+
 
   /** Marks replica i down (its sessions move on their next turn) and starts probing it. */
   markDown(i: number, e: unknown): void {
