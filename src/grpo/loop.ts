@@ -183,7 +183,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   };
   log(
     `grpo: ${pool.length} train rows, ${valRows.length} validation rows, ${g.num_prompts_per_step}×${g.num_generations_per_prompt} rollouts/step, ` +
-      `${(stack.trainer.numParams / 1e6).toFixed(2)}M params, trainer ${stack.trainer.description}, run dir ${runDir}`,
+      `${(stack.trainer.numParams / 1e6).toFixed(2)}M params, ${stack.backend.description}, run dir ${runDir}`,
   );
 
   const lines: MetricsLine[] = readJsonl(metricsPath);

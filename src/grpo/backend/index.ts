@@ -2,16 +2,30 @@
  * @module grpo/backend: builds the policy backend a recipe names — trainer (`trainer.backend`:
  * embedded | torch) × engine (`generation.backend`: embedded | vllm | sglang) — from one checkpoint
  * directory and its chat format. The loop sees only the PolicyBackend interface (types.ts).
+ *
+ *   embedded × embedded   one shared weight buffer; the optimizer step is the refit (colocated.ts)
+ *   any other pair        separate memory; refit through an HF safetensors directory (separate.ts)
  */
-import { loadCheckpoint } from "../../model/checkpoint.ts";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createEmbeddedEngine, type UpdatableGenerationEngine } from "../../engine/index.ts";
+import { createRemoteEnginePool } from "../../engine/remote/index.ts";
+import { loadCheckpoint, type LoadedCheckpoint } from "../../model/checkpoint.ts";
+import { Model } from "../../model/model.ts";
 import { getKernels } from "../../tensor/index.ts";
+import type { Kernels } from "../../tensor/kernels.ts";
 import { loadQwen3Tokenizer, type Tokenizer } from "../../tokenizer/index.ts";
 import type { Recipe } from "../recipe.ts";
-import { colocatedBackend } from "./colocated.ts";
+import { TorchTrainer } from "../torch-trainer/index.ts";
+import { EmbeddedTrainer, type PolicyTrainer } from "../trainer.ts";
+import { adamwOf, colocatedBackend, referenceScorer, scoringTemperature } from "./colocated.ts";
+import { separateBackend } from "./separate.ts";
+import { startServeReplicas } from "./serve-replicas.ts";
 import type { ChatFormat, PolicyBackend } from "./types.ts";
 
 export type { ChatFormat, PolicyBackend, RefitResult } from "./types.ts";
 export { GenerationBackendSchema, TrainerBackendSchema, type GenerationBackendSpec, type TrainerBackendSpec } from "./schema.ts";
+export { refitThroughFiles } from "./refit-through-files.ts";
 
 export interface BackendOptions {
   /** the checkpoint the weights come from (model.init, or a run checkpoint's policy/ on resume) */
@@ -35,15 +49,111 @@ export function loadChat(_dir: string): ChatFormat {
   return { tokenizer, stopTokenIds: stopIdsOf(tokenizer) };
 }
 
+/** A line-per-event log in the run directory (worker and replica output a person can read later). */
+function runLog(runDir: string, name: string): (source: string, line: string) => void {
+  mkdirSync(runDir, { recursive: true });
+  const path = join(runDir, name);
+  return (source, line) => appendFileSync(path, `${source} ${line}\n`);
+}
+
+async function startTrainer(recipe: Recipe, opts: BackendOptions, ck: () => LoadedCheckpoint, kernels: Kernels): Promise<PolicyTrainer> {
+  if (recipe.trainer.backend === "torch") {
+    const t = recipe.trainer.torch;
+    const log = runLog(opts.runDir, "torch-worker.log");
+    return TorchTrainer.start({
+      checkpoint: opts.initDir,
+      restoreOptimizer: opts.restoreOptimizer,
+      nprocPerNode: t.nproc_per_node,
+      launcher: t.launcher,
+      nnodes: t.nnodes,
+      nodeRank: t.node_rank,
+      rdzvEndpoint: t.rdzv_endpoint,
+      strategy: t.strategy,
+      python: t.python,
+      adamw: adamwOf(recipe),
+      microBatchTokens: recipe.policy.train_micro_batch_tokens,
+      temperature: scoringTemperature(recipe.policy.generation.temperature),
+      callTimeoutS: t.call_timeout_s,
+      onLog: (rank, line) => log(`rank${rank}`, line),
+    });
+  }
+  const c = ck();
+  const trainer = new EmbeddedTrainer({
+    model: new Model(c.model.config, { kernels, params: c.model.params.flat as Float32Array }),
+    optimizer: (opts.restoreOptimizer && c.optimizer) || undefined,
+    adamw: adamwOf(recipe),
+    microBatchTokens: recipe.policy.train_micro_batch_tokens,
+    temperature: scoringTemperature(recipe.policy.generation.temperature),
+  });
+  if (opts.restoreOptimizer && c.optimizer) Object.assign(trainer.optimizer.cfg, adamwOf(recipe));
+  return trainer;
+}
+
+async function startEngine(recipe: Recipe, opts: BackendOptions, chat: ChatFormat): Promise<{ engine: UpdatableGenerationEngine; label: string; close: () => Promise<void> }> {
+  const g = recipe.generation;
+  if (g.backend === "embedded") {
+    const engine = await createEmbeddedEngine({
+      modelDir: opts.initDir,
+      slots: recipe.model.engine_slots,
+      maxBatchTokens: recipe.model.engine_max_batch_tokens,
+      kernels: recipe.model.kernels,
+      eosTokenIds: chat.stopTokenIds,
+    });
+    return { engine, label: "embedded", close: () => engine.close() };
+  }
+  let urls = g.urls;
+  let stopReplicas = async () => {};
+  if (urls.length === 0) {
+    const log = runLog(opts.runDir, "replicas.log");
+    const replicas = await startServeReplicas({
+      modelDir: opts.initDir,
+      count: g.replicas,
+      slots: recipe.model.engine_slots,
+      kernels: recipe.model.kernels,
+      onLog: (i, line) => log(`replica${i}`, line),
+    });
+    urls = replicas.urls;
+    stopReplicas = replicas.stop;
+  }
+  try {
+    const pool = await createRemoteEnginePool({ dialect: g.backend, urls, requestTimeoutMs: g.request_timeout_s * 1000 });
+    return {
+      engine: pool,
+      label: `${g.backend} pool of ${urls.length} (${urls.join(", ")})`,
+      close: async () => {
+        await pool.close();
+        await stopReplicas();
+      },
+    };
+  } catch (e) {
+    await stopReplicas();
+    throw e;
+  }
+}
+
 export async function createPolicyBackend(recipe: Recipe, opts: BackendOptions): Promise<PolicyBackend> {
   if (recipe.model.kernels !== "auto") process.env.GYMRL_KERNELS = recipe.model.kernels;
   const kernels = getKernels();
   const chat = loadChat(opts.initDir);
-  const t = recipe.trainer.backend;
-  const g = recipe.generation.backend;
-  if (t === "embedded" && g === "embedded") {
-    const ck = loadCheckpoint(opts.initDir, { kernels });
-    return colocatedBackend(recipe, ck, kernels, chat, opts.restoreOptimizer ?? false);
+  let loaded: LoadedCheckpoint | null = null;
+  const ck = () => (loaded ??= loadCheckpoint(opts.initDir, { kernels }));
+  if (recipe.trainer.backend === "embedded" && recipe.generation.backend === "embedded") {
+    return colocatedBackend(recipe, ck(), kernels, chat, opts.restoreOptimizer ?? false);
   }
-  throw new Error(`trainer.backend=${t} with generation.backend=${g} is not available yet`);
+  const engine = await startEngine(recipe, opts, chat);
+  let trainer: PolicyTrainer;
+  try {
+    trainer = await startTrainer(recipe, opts, ck, kernels);
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  // the KL reference scores on the embedded kernels whichever trainer trains
+  const reference = recipe.grpo.skip_reference_policy_logprobs_calculation ? null : referenceScorer(recipe, ck(), kernels);
+  return separateBackend(
+    recipe,
+    { trainer, reference, engine: engine.engine, engineLabel: engine.label, closeEngine: engine.close },
+    chat,
+    resolve(opts.runDir),
+  );
 }
