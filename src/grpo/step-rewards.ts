@@ -86,10 +86,7 @@ export function scoreRollouts(outcomes: readonly RolloutOutcome[], groupOffset: 
     }
     if (s.failedRolloutPolicy === "score_as_failure") kept.push({ o, ok: null, env: 0 });
   }
-  const scaled = scaleRewards(
-    kept.map((k) => k.env),
-    s.scaling,
-  );
+  const scaled = scaleRewards(kept.map((k) => k.env), s.scaling);
   // shaping reads each rollout's generated tokens (all its samples) and whether it hit a length limit
   const samplesOf = (k: (typeof kept)[number]) => k.ok?.conversion.samples ?? [];
   const shaped = applyRewardShaping(
