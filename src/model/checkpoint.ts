@@ -5,8 +5,10 @@
  * Writes are atomic: everything goes to a temporary sibling directory, each file is fsynced, and
  * the directory is renamed into place. Loading also reads plain HF checkpoints (F32/BF16/F16,
  * single-file or sharded with model.safetensors.index.json), converting to the model's dtype.
+ * A model loaded from a directory remembers it: saving it copies that directory's tokenizer, chat
+ * template and generation config (HF_AUX_FILES), so what gymrl writes loads wherever HF checkpoints do.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Kernels } from "../tensor/kernels.ts";
 import { configToJson, parseModelConfig } from "./config.ts";
@@ -32,6 +34,15 @@ function writeFileSynced(path: string, data: Uint8Array | string): void {
   }
 }
 
+function fsyncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function fsyncDir(path: string): void {
   const fd = openSync(path, "r");
   try {
@@ -41,8 +52,33 @@ function fsyncDir(path: string): void {
   }
 }
 
+/** The files of an HF model directory besides config.json and the weights: tokenizer, chat template, generation config. */
+export const HF_AUX_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "chat_template.jinja",
+  "generation_config.json",
+  "vocab.json",
+  "merges.txt",
+  "added_tokens.json",
+] as const;
+
+/** The directory each loaded model came from, so that saving it can carry its HF_AUX_FILES along. */
+const sourceDirs = new WeakMap<Model, string>();
+
+/** The directory `model` was loaded from (loadModel / loadCheckpoint), or undefined. */
+export function modelSourceDir(model: Model): string | undefined {
+  return sourceDirs.get(model);
+}
+
+export interface SaveOptions {
+  /** Copy HF_AUX_FILES present there into the checkpoint; default: the directory the model was loaded from; null: none. */
+  auxFrom?: string | null;
+}
+
 /** Saves model (+ optimizer and trainer state when given) to dir, atomically replacing it. */
-export function saveCheckpoint(dir: string, model: Model, optimizer?: AdamW, state?: TrainerState): void {
+export function saveCheckpoint(dir: string, model: Model, optimizer?: AdamW, state?: TrainerState, options: SaveOptions = {}): void {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const tag = `${process.pid}-${Date.now()}`;
@@ -69,6 +105,14 @@ export function saveCheckpoint(dir: string, model: Model, optimizer?: AdamW, sta
       );
     }
     if (state) writeFileSynced(join(tmp, "trainer_state.json"), JSON.stringify(state, null, 2) + "\n");
+    const auxFrom = options.auxFrom === undefined ? sourceDirs.get(model) : options.auxFrom;
+    if (auxFrom) {
+      for (const name of HF_AUX_FILES) {
+        if (!existsSync(join(auxFrom, name))) continue;
+        copyFileSync(join(auxFrom, name), join(tmp, name));
+        fsyncFile(join(tmp, name));
+      }
+    }
     fsyncDir(tmp);
     // swap into place: the old checkpoint (if any) is moved aside, then removed
     const old = join(parent, `.${basename(dir)}.old-${tag}`);
@@ -83,17 +127,54 @@ export function saveCheckpoint(dir: string, model: Model, optimizer?: AdamW, sta
   }
 }
 
-/** Reads every tensor of a checkpoint directory: model.safetensors, or the shards of an index. */
-function readModelTensors(dir: string): Map<string, TensorInfo> {
-  const single = join(dir, "model.safetensors");
-  if (existsSync(single)) return parseSafetensors(readFileSync(single)).tensors;
+/** Every tensor of a checkpoint directory (model.safetensors, or the shards of an index), with the file holding it. */
+function readModelTensors(dir: string): Map<string, TensorInfo & { file: string }> {
+  const all = new Map<string, TensorInfo & { file: string }>();
+  const read = (file: string) => {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new Error(`${path}: missing (named by model.safetensors.index.json)`);
+    let tensors: Map<string, TensorInfo>;
+    try {
+      tensors = parseSafetensors(readFileSync(path)).tensors;
+    } catch (e) {
+      throw new Error(`${path}: not a safetensors file: ${(e as Error).message}`);
+    }
+    for (const [name, t] of tensors) all.set(name, { ...t, file });
+  };
+  if (existsSync(join(dir, "model.safetensors"))) {
+    read("model.safetensors");
+    return all;
+  }
   const indexPath = join(dir, "model.safetensors.index.json");
-  if (!existsSync(indexPath)) throw new Error(`${dir} has neither model.safetensors nor model.safetensors.index.json`);
-  const index = JSON.parse(readFileSync(indexPath, "utf8")) as { weight_map: Record<string, string> };
-  const all = new Map<string, TensorInfo>();
-  for (const shard of new Set(Object.values(index.weight_map)))
-    for (const [name, t] of parseSafetensors(readFileSync(join(dir, shard))).tensors) all.set(name, t);
+  if (!existsSync(indexPath)) throw new Error(`${dir}: missing model.safetensors (and no model.safetensors.index.json for shards)`);
+  const index = readJson(indexPath) as { weight_map?: unknown };
+  const map = index.weight_map;
+  if (typeof map !== "object" || map === null || Object.values(map).some((f) => typeof f !== "string")) {
+    throw new Error(`${indexPath}: weight_map must map tensor names to shard file names`);
+  }
+  for (const shard of new Set(Object.values(map as Record<string, string>))) read(shard);
   return all;
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The config.json fields a tensor's shape comes from, for error messages. */
+function shapeFields(name: string): string {
+  const heads = (h: string) => `${h} × head_dim`;
+  if (/embed_tokens|lm_head/.test(name)) return "[vocab_size, hidden_size]";
+  if (/q_proj/.test(name)) return `[${heads("num_attention_heads")}, hidden_size]`;
+  if (/[kv]_proj/.test(name)) return `[${heads("num_key_value_heads")}, hidden_size]`;
+  if (/o_proj/.test(name)) return `[hidden_size, ${heads("num_attention_heads")}]`;
+  if (/gate_proj|up_proj/.test(name)) return "[intermediate_size, hidden_size]";
+  if (/down_proj/.test(name)) return "[hidden_size, intermediate_size]";
+  if (/[qk]_norm/.test(name)) return "[head_dim]";
+  return "[hidden_size]";
 }
 
 export interface LoadOptions {
@@ -103,17 +184,29 @@ export interface LoadOptions {
 
 /** Loads a model from a gymrl or Hugging Face checkpoint directory. */
 export function loadModel(dir: string, opts: LoadOptions): Model {
-  const config = parseModelConfig(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")));
-  const model = new Model(config, { kernels: opts.kernels, dtype: opts.dtype ?? "float32" });
+  const configPath = join(dir, "config.json");
+  if (!existsSync(configPath)) throw new Error(`${configPath}: missing (a model directory needs config.json)`);
+  let config;
+  try {
+    config = parseModelConfig(readJson(configPath));
+  } catch (e) {
+    throw new Error(`${configPath}: ${(e as Error).message}`);
+  }
   const tensors = readModelTensors(dir);
+  const model = new Model(config, { kernels: opts.kernels, dtype: opts.dtype ?? "float32" });
   const flat = model.params.flat;
+  const weights = existsSync(join(dir, "model.safetensors")) ? "model.safetensors" : "model.safetensors.index.json";
   for (const s of model.specs) {
     const t = tensors.get(s.name);
-    if (!t) throw new Error(`checkpoint ${dir} lacks tensor ${s.name}`);
+    if (!t) throw new Error(`${join(dir, weights)}: no tensor ${s.name}, which config.json (model_type ${config.model_type}) needs`);
     if (t.shape.length !== s.shape.length || t.shape.some((x, i) => x !== s.shape[i]))
-      throw new Error(`tensor ${s.name} has shape [${t.shape}], the config needs [${s.shape}]`);
+      throw new Error(
+        `${join(dir, t.file)}: tensor ${s.name} has shape [${t.shape}], but config.json ${shapeFields(s.name)} gives [${s.shape}]`,
+      );
+    if (!["F32", "F64", "BF16", "F16"].includes(t.dtype)) throw new Error(`${join(dir, t.file)}: tensor ${s.name} has dtype ${t.dtype}; weights must be F32, BF16, F16 or F64`);
     readFloatTensor(t, flat.subarray(s.offset, s.offset + s.size));
   }
+  sourceDirs.set(model, dir);
   return model;
 }
 

@@ -57,7 +57,7 @@ export async function chatCompletions(ctx: ServerContext, body: unknown, signal:
       ? {
           onText: (text: string) => {
             if (!sse.started) sse.send(chunk({ role: "assistant", content: "" }));
-            const safe = streamablePrefix(text, toolsEnabled);
+            const safe = ctx.parser.streamablePrefix ? ctx.parser.streamablePrefix(text, toolsEnabled) : streamablePrefix(text, toolsEnabled);
             emitDelta(ctx.parser.parse(safe, { parseToolCalls: false, parseReasoning: true }));
           },
         }

@@ -18,6 +18,8 @@ export interface ParsedAssistantOutput {
 /** What the server needs of the tokenizer layer's output parsers. */
 export interface OutputParser {
   parse(text: string, options: { parseToolCalls: boolean; parseReasoning: boolean }): ParsedAssistantOutput;
+  /** The family's streaming hold-back (Llama 3's JSON calls); absent: `streamablePrefix` below (Qwen3's markers). */
+  streamablePrefix?(text: string, parseToolCalls: boolean): string;
 }
 
 /** Markers whose partial appearance at the end of streamed text must be held back. */

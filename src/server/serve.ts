@@ -1,20 +1,17 @@
 /**
  * `gymrl serve` as a function: an embedded engine (a checkpoint, or random weights for protocol
- * tests) behind the OpenAI-compatible server, with the checkpoint's tokenizer or the default Qwen3.
+ * tests) behind the OpenAI-compatible server. The chat format (tokenizer, template, output parser,
+ * stop ids) is the model directory's, read by the tokenizer layer's `loadChatFormat`; random
+ * weights use the bundled Qwen3 files.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { createEmbeddedEngine, type EmbeddedEngine, type KernelPreference } from "../engine/index.ts";
 import { demoConfigFor } from "../model/default-config.ts";
 import { buildVocabMap } from "../model/vocab.ts";
-import { loadQwen3Tokenizer, loadTokenizer, type Tokenizer } from "../tokenizer/index.ts";
+import { loadChatFormat, type ChatFormat, type Tokenizer } from "../tokenizer/index.ts";
 import { createOpenAIServer } from "./app.ts";
 import { listen } from "./http.ts";
 import type { SamplingProfile } from "./sampling.ts";
-import { chatTokenizerFrom, qwenOutputParser } from "./tokenizer-adapter.ts";
-
-/** Qwen3 ends a turn with <|im_end|>; its generation_config also stops on <|endoftext|>. */
-const QWEN3_EXTRA_STOP_TOKENS = ["<|endoftext|>"];
+import { chatTokenizerFrom, outputParserFrom } from "./tokenizer-adapter.ts";
 
 export interface ServeOptions {
   /** Checkpoint directory (config.json + model.safetensors [+ tokenizer files]). */
@@ -38,14 +35,15 @@ export interface RunningServe {
   modelName: string;
   engine: EmbeddedEngine;
   tokenizer: Tokenizer;
+  /** The model directory's chat format (family, template, parser, stop ids). */
+  format: ChatFormat;
   close(): Promise<void>;
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningServe> {
   if (!opts.modelDir === !opts.randomInit) throw new Error("serve needs exactly one of modelDir and randomInit");
-  const tokenizer =
-    opts.modelDir && existsSync(join(opts.modelDir, "tokenizer.json")) ? loadTokenizer(opts.modelDir) : loadQwen3Tokenizer();
-  const stopTokenIds = stopIdsOf(tokenizer);
+  const format = loadChatFormat(opts.modelDir);
+  const { tokenizer, stopTokenIds } = format;
   const common = {
     maxModelLen: opts.maxModelLen,
     slots: opts.slots,
@@ -59,8 +57,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
   const modelName = opts.modelName ?? (opts.modelDir ? opts.modelDir : "gymrl-random-init");
   const server = createOpenAIServer({
     engine,
-    tokenizer: chatTokenizerFrom(tokenizer),
-    parser: qwenOutputParser,
+    tokenizer: chatTokenizerFrom(format),
+    parser: outputParserFrom(format.outputParser),
     modelName,
     stopTokenIds,
     samplingProfiles: opts.samplingProfiles,
@@ -78,22 +76,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
     modelName,
     engine,
     tokenizer,
+    format,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await engine.close();
     },
   };
-}
-
-function stopIdsOf(tok: Tokenizer): number[] {
-  const ids = new Set<number>();
-  if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
-  for (const s of QWEN3_EXTRA_STOP_TOKENS) {
-    const id = tok.addedTokens.get(s);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids];
 }
 
 /**

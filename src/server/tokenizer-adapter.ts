@@ -1,32 +1,45 @@
 /** The tokenizer layer seen through the two small interfaces the server needs. */
 import {
   ChatTemplateError,
-  parseAssistantOutput,
+  qwen3OutputParser,
   renderChat,
-  splitReasoning,
+  type ChatFormat,
   type ChatMessage,
+  type ChatOutputParser,
   type ChatTool,
+  type RenderChatArgs,
   type Tokenizer,
 } from "../tokenizer/index.ts";
 import type { ChatTokenizer } from "./chat-prompt.ts";
 import { badRequest } from "./errors.ts";
 import type { OutputParser, ParsedToolCall } from "./output.ts";
 
-export function chatTokenizerFrom(tok: Tokenizer): ChatTokenizer {
-  if (tok.eosTokenId === null) throw new Error("the tokenizer has no eos token; the on-policy splice needs one");
-  const eosTokenId = tok.eosTokenId;
-  const eosToken = tok.specialTokenStrings.eos_token;
-  if (eosToken === undefined) throw new Error("the tokenizer config names no eos_token");
+/**
+ * A ChatTokenizer over a model directory's chat format (its template, and the token that ends each
+ * message for the splice), or over a bare tokenizer whose eos ends messages (Qwen3's <|im_end|>).
+ */
+export function chatTokenizerFrom(source: Tokenizer | ChatFormat): ChatTokenizer {
+  const format = "turnEnd" in source ? source : null;
+  const tok = format ? format.tokenizer : (source as Tokenizer);
+  let turnEnd: { token: string; id: number };
+  if (format) turnEnd = format.turnEnd;
+  else {
+    if (tok.eosTokenId === null) throw new Error("the tokenizer has no eos token; the on-policy splice needs one");
+    const eosToken = tok.specialTokenStrings.eos_token;
+    if (eosToken === undefined) throw new Error("the tokenizer config names no eos_token");
+    turnEnd = { token: eosToken, id: tok.eosTokenId };
+  }
+  const render = format ? (args: RenderChatArgs) => format.chatTemplate.render(args) : (args: RenderChatArgs) => renderChat(tok, args);
   return {
-    eosTokenId,
-    eosToken,
+    eosTokenId: turnEnd.id,
+    eosToken: turnEnd.token,
     vocabSize: tok.vocabSize,
     // The templated prompt is encoded with special tokens parsed, as vLLM does, so ids match it.
     encode: (text) => tok.encode(text, { allowSpecial: true }),
     decode: (ids) => tok.decode([...ids], { skipSpecial: true }),
     renderChat: ({ messages, tools, addGenerationPrompt, templateKwargs }) => {
       try {
-        return renderChat(tok, {
+        return render({
           messages: messages as unknown as ChatMessage[],
           tools: tools as unknown as ChatTool[] | undefined,
           addGenerationPrompt,
@@ -40,24 +53,16 @@ export function chatTokenizerFrom(tok: Tokenizer): ChatTokenizer {
   };
 }
 
+/** The server's OutputParser over a family's parser (tokenizer layer). */
+export function outputParserFrom(parser: ChatOutputParser): OutputParser {
+  return {
+    parse: (text, options) => {
+      const r = parser.parse(text, options);
+      return { content: r.content, reasoningContent: r.reasoningContent, toolCalls: r.toolCalls as ParsedToolCall[] };
+    },
+    ...(parser.streamablePrefix ? { streamablePrefix: parser.streamablePrefix.bind(parser) } : {}),
+  };
+}
+
 /** vLLM's hermes tool parser and qwen3 reasoning parser, as the tokenizer layer implements them. */
-export const qwenOutputParser: OutputParser = {
-  parse(text, { parseToolCalls, parseReasoning }) {
-    if (parseToolCalls) {
-      const m = parseAssistantOutput(text).message;
-      const content = typeof m.content === "string" ? m.content : null;
-      return { content, reasoningContent: m.reasoning_content ?? null, toolCalls: (m.tool_calls ?? []) as ParsedToolCall[] };
-    }
-    // Tools were not offered: tool-call text stays in the content, exactly as generated.
-    if (!parseReasoning) return { content: text, reasoningContent: null, toolCalls: [] };
-    const split = splitReasoning(text);
-    switch (split.kind) {
-      case "none":
-        return { content: split.content, reasoningContent: null, toolCalls: [] };
-      case "complete":
-        return { content: split.content === "" ? null : split.content, reasoningContent: split.reasoning, toolCalls: [] };
-      case "unterminated":
-        return { content: null, reasoningContent: split.reasoning, toolCalls: [] };
-    }
-  },
-};
+export const qwenOutputParser: OutputParser = outputParserFrom(qwen3OutputParser);

@@ -32,3 +32,12 @@ export {
   type ParseStyle,
 } from "./assistant-output.ts";
 export { pyJsonDumps } from "./py-json.ts";
+export { loadChatFormat, type ChatFormat, type ChatFormatTemplate, type ModelFamily } from "./chat-format.ts";
+export { llama3OutputParser, qwen3OutputParser, type ChatOutputParser, type ParsedOutput } from "./output-parser.ts";
+export {
+  LLAMA3_PYTHON_TAG,
+  looksLikeLlama3ToolCall,
+  parseLlama3ToolCalls,
+  type Llama3MalformedReason,
+  type Llama3ToolCallParse,
+} from "./llama3-tool-parser.ts";

@@ -223,7 +223,9 @@ export class Tokenizer {
         throw new TokenizerError(`token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
       }
     }
-    return this.hf.decode(ids as number[], { skip_special_tokens: options.skipSpecial ?? false });
+    // Never transformers' clean_up_tokenization_spaces (" ," → ","; Llama 3's config turns it on):
+    // vLLM's detokenizer does not apply it, and it would break render(parse(output)) === output.
+    return this.hf.decode(ids as number[], { skip_special_tokens: options.skipSpecial ?? false, clean_up_tokenization_spaces: false });
   }
 
   // ----------------------------------------------------------------------------------------------
