@@ -19,6 +19,9 @@ const demoCommand = defineCommand({
     config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
     "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
     data: { type: "string", description: "demonstration chats JSONL (default the calculator's)" },
+    trainer: { type: "string", description: "embedded (default) or torch: the PyTorch worker trains (trainer.backend)" },
+    generation: { type: "string", description: "embedded (default), sglang or vllm: generate on a pool of gymrl serve replicas (generation.backend)" },
+    replicas: { type: "string", description: "with --generation sglang|vllm: gymrl serve replicas the run starts (default 2)" },
     control: {
       type: "boolean",
       default: true,
@@ -38,11 +41,20 @@ const demoCommand = defineCommand({
       recipe: args.config,
       sftConfig: args["sft-config"],
       demonstrations: args.data,
-      overrides: overridesOf(rawArgs),
+      overrides: [...backendOverrides(args), ...overridesOf(rawArgs)],
       control: args.control,
     });
     console.log(JSON.stringify(r));
   },
 });
+
+/** --trainer / --generation / --replicas as recipe overrides (the recipe validates the values). */
+function backendOverrides(args: { trainer?: string; generation?: string; replicas?: string }): string[] {
+  const out: string[] = [];
+  if (args.trainer) out.push(`trainer.backend=${args.trainer}`);
+  if (args.generation) out.push(`generation.backend=${args.generation}`);
+  if (args.generation && args.generation !== "embedded") out.push(`generation.replicas=${args.replicas ?? 2}`);
+  return out;
+}
 
 export default demoCommand;
