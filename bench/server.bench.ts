@@ -24,7 +24,6 @@ const WARMUP = 20;
 const OVERHEAD_SAMPLES = 300;
 
 const running = await serve({ randomInit: true, slots: 64, thread: "worker" });
-const url = `${running.baseUrl}/v1/chat/completions`;
 const dispatcher = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
 
 async function post(b: unknown, path = "/v1/chat/completions"): Promise<Record<string, unknown>> {
