@@ -91,6 +91,7 @@ export async function runScripted(
   let version = 0;
   const gym = { client: clientFor([agent]), headUrl: "", config: {}, servers: [], check() {}, stop: async () => {} } as unknown as GymHandle;
   const stack = {
+    backend: { description: "recording trainer, scripted agent" },
     trainer,
     reference: null,
     engine: { maxModelLen: 4096 },
