@@ -25,8 +25,13 @@ export class PolicyBackends {
     return this.urls[parseInt(h, 16) % this.urls.length];
   }
 
-  post(baseUrl: string, path: string, json: unknown, signal?: AbortSignal): Promise<HttpResult> {
+  /**
+   * `sessionId`, when given, travels as X-Session-ID: gymrl's OpenAI server hands it to its engine,
+   * so a remote engine pool behind one server URL keeps every turn of the rollout on one replica.
+   */
+  post(baseUrl: string, path: string, json: unknown, signal?: AbortSignal, sessionId?: string): Promise<HttpResult> {
     const headers: Record<string, string> = { ...this.headers };
+    if (sessionId) headers["x-session-id"] = sessionId;
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     return callWithRetry("policy", `${baseUrl}${path}`, { method: "POST", json, headers }, { signal, timeoutMs: this.timeoutMs });
   }

@@ -36,7 +36,7 @@ export default defineServer({
       const base = backends.pick(sessionId);
       let res;
       try {
-        res = await backends.post(base, "/chat/completions", body, signal);
+        res = await backends.post(base, "/chat/completions", body, signal, sessionId);
       } catch (e) {
         if (e instanceof GymConnectionError) throw new HttpError(500, `policy server unreachable: ${e.message}`, "upstream_error");
         throw e;
