@@ -1,0 +1,108 @@
+/**
+ * `gymrl serve --model DIR` as a real child process on Qwen3 and Llama 3.1 directories in HF's
+ * layout, driven by the `openai` client: prompt ids are the family template's, generation logprobs
+ * equal a forward pass of the same weights loaded in this process, the stop ids are the directory's
+ * generation_config.json, and a second turn sent back with its token ids reaches the engine
+ * spliced: the first turn's ids exactly, then the template's ids after that turn's end token.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../src/model/checkpoint.ts";
+import { packBatch } from "../../src/model/model.ts";
+import { getKernels } from "../../src/tensor/index.ts";
+import { loadChatFormat, type ChatMessage } from "../../src/tokenizer/index.ts";
+import { writeTinyHfModel, type HfFamily } from "../support/hf-model-dir.ts";
+
+const bin = fileURLToPath(new URL("../../bin/gymrl.js", import.meta.url));
+const root = mkdtempSync(join(tmpdir(), "gymrl-serve-dir-"));
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const c of children) {
+    c.kill("SIGTERM");
+    if (c.exitCode === null) await once(c, "exit");
+  }
+});
+
+async function startServe(dir: string): Promise<{ client: OpenAI; stderr: () => string }> {
+  const child = spawn(process.execPath, [bin, "serve", "--model", dir, "--port", "0", "--slots", "4", "--max-model-len", "1024", "--served-model-name", "m"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await Promise.race([
+    once(lines, "line"),
+    once(child, "exit").then(() => {
+      throw new Error(`gymrl serve exited early:\n${stderr}`);
+    }),
+  ])) as [string];
+  return { client: new OpenAI({ baseURL: line.trim(), apiKey: "unused", maxRetries: 0 }), stderr: () => stderr };
+}
+
+interface TokenFields {
+  content: string | null;
+  prompt_token_ids: number[];
+  generation_token_ids: number[];
+  generation_log_probs: number[];
+}
+
+for (const family of ["qwen3", "llama3"] as HfFamily[]) {
+  describe(`gymrl serve --model <${family} directory>`, () => {
+    it("exact token fields, the directory's stop ids, and the on-policy splice of a 2-turn chat", async () => {
+      const dir = join(root, family);
+      writeTinyHfModel(dir, family, { seed: family === "qwen3" ? 3 : 4 });
+      const { client } = await startServe(dir);
+      const format = loadChatFormat(dir);
+      const user1: ChatMessage = { role: "user", content: "What is 315 * 3?" };
+
+      const r1 = await client.chat.completions.create({ model: "m", messages: [user1], max_tokens: 6, logprobs: true, seed: 11 });
+      const m1 = r1.choices[0].message as unknown as TokenFields;
+      expect(m1.prompt_token_ids).toEqual(format.chatTemplate.encode({ messages: [user1], addGenerationPrompt: true }));
+      if (family === "llama3") expect(m1.prompt_token_ids[0]).toBe(128000); // <|begin_of_text|> from the template
+      const gen = m1.generation_token_ids;
+      expect(gen.length).toBeGreaterThan(0);
+      // A generation stops at the directory's stop ids (generation_config.json) or at max_tokens.
+      const stopped = format.stopTokenIds.includes(gen[gen.length - 1]);
+      expect(stopped ? r1.choices[0].finish_reason : gen.length).toBe(stopped ? "stop" : 6);
+
+      // Logprobs against a forward pass of the same directory loaded here (BF16 read into float32).
+      const model = loadModel(dir, { kernels: getKernels() });
+      const seq = [...m1.prompt_token_ids, ...gen];
+      const { logp } = model.forward(packBatch([seq]));
+      const expected = gen.map((_, k) => logp[m1.prompt_token_ids.length - 1 + k]);
+      m1.generation_log_probs.forEach((lp, k) => expect(lp).toBeCloseTo(expected[k], 4));
+
+      // Turn 2: the first turn comes back with its ids; if it did not stop, it is closed with the
+      // turn-end token as a finished turn would be.
+      const generated = stopped ? gen : [...gen, format.turnEnd.id];
+      const assistant = { role: "assistant", content: m1.content ?? "", prompt_token_ids: m1.prompt_token_ids, generation_token_ids: generated };
+      const user2: ChatMessage = { role: "user", content: "Why?" };
+      const r2 = await client.chat.completions.create({
+        model: "m",
+        messages: [user1, assistant as never, user2],
+        max_tokens: 2,
+        logprobs: true,
+      });
+      const m2 = r2.choices[0].message as unknown as TokenFields;
+      const prefix = [...m1.prompt_token_ids, ...generated];
+      expect(m2.prompt_token_ids.slice(0, prefix.length)).toEqual(prefix);
+      // The rest is the template's render of the whole chat from just after the first turn's end.
+      const full = format.chatTemplate.encode({
+        messages: [user1, { role: "assistant", content: m1.content ?? "" }, user2],
+        addGenerationPrompt: true,
+      });
+      const turnEnds = full.flatMap((t, i) => (t === format.turnEnd.id ? [i] : []));
+      const firstAssistantEnd = turnEnds[turnEnds.length - 2]; // the last one closes user2
+      expect(m2.prompt_token_ids.slice(prefix.length)).toEqual(full.slice(firstAssistantEnd + 1));
+    });
+  });
+}
