@@ -171,7 +171,11 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   const elapsedBefore = state.elapsedS;
 
   const stack = opts.stack ?? (await startPolicyStack(recipe, { initDir: initDir!, onGymOutput: opts.onGymOutput, restoreOptimizer: !!found, runDir }));
-  if (opts.stack && found) await stack.trainer.load(found.policyDir);
+  if (opts.stack && found) {
+    // a stack started elsewhere resumes: restore the trainer, then push its weights to the engine
+    await stack.trainer.load(found.policyDir);
+    await stack.refit();
+  }
   const lossCfg = lossConfigOf(recipe);
   const rewardSettings = rewardSettingsOf(recipe, stack.engine.maxModelLen);
   const schedule: LrSchedule = {
