@@ -11,6 +11,7 @@
  * the engine knows no HTTP and no chat templates (tokenizer); the model knows nothing above tensor.
  * Anything under src/engine (remote engines included) is the engine layer. A new folder of src/
  * must be added here (boundaries/no-unknown-files), so the table cannot silently fall behind.
+ * Unit tests (*.test.ts) keep their folder's rules, and may also use the helpers under test/.
  */
 import boundaries from "eslint-plugin-boundaries";
 
@@ -41,6 +42,7 @@ export default [
         { type: "bench", pattern: "bench" },
         { type: "tests", pattern: "test" },
       ],
+      "boundaries/files": [{ category: "unit-test", pattern: "**/*.test.ts" }],
       "import/resolver": { node: { extensions: [".ts", ".js", ".mjs"] } },
     },
     rules: {
@@ -59,6 +61,8 @@ export default [
               allow: { to: { element: { types: { anyOf: ["bench", ...Object.keys(layers).filter((t) => t !== "cli")] } } } },
             },
             { from: { element: { type: "tests" } }, allow: { to: { element: { types: { anyOf: ["tests", ...Object.keys(layers)] } } } } },
+            // a unit test beside the code may use the shared test helpers of test/ (never shipped code)
+            { from: { file: { categories: "unit-test" } }, allow: { to: { element: { type: "tests" } } } },
           ],
         },
       ],
