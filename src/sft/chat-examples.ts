@@ -1,12 +1,12 @@
 /**
  * Chat conversations for SFT: reading `{"messages": [...], "tools"?: [...]}` JSONL lines (the OpenAI
- * chat shape) and rendering each chat with the Qwen3 chat template into token sequences whose mask
- * covers the assistant tokens only.
+ * chat shape) and rendering each chat with the model's chat template (a model directory's, or the
+ * bundled Qwen3's) into token sequences whose mask covers the assistant tokens only.
  */
 import { z } from "zod";
 import type { SftExample } from "../model/sft.ts";
 import { readJsonl } from "../rollout/jsonl.ts";
-import { type ChatMessage, type ChatTool, type Tokenizer, applyChatTemplate } from "../tokenizer/index.ts";
+import { type ChatFormat, type ChatMessage, type ChatTool, Tokenizer, applyChatTemplate } from "../tokenizer/index.ts";
 
 const ChatLineSchema = z.looseObject({
   messages: z.array(z.looseObject({ role: z.enum(["system", "developer", "user", "assistant", "tool"]) })).min(1),
@@ -38,16 +38,22 @@ function startsWith(a: number[], prefix: number[]): boolean {
 /**
  * Renders a chat into training examples. Assistant turn i spans the tokens between the render of
  * messages[0..i) with the generation prompt and the render of messages[0..i], cut after its
- * <|im_end|> (the newline the template writes after it is not trained on). When each turn's render
+ * turn-end token (<|im_end|>, <|eot_id|>; what the template writes after it is not trained on). When each turn's render
  * extends into the full chat's render, the chat is one example with every assistant span masked;
  * otherwise (Qwen3 drops the reasoning of turns before the last user message) each assistant turn
  * becomes its own example, exactly as the model saw it when generating that turn.
  */
-export function chatToExamples(tok: Tokenizer, chat: Chat): SftExample[] {
+export function chatToExamples(source: Tokenizer | ChatFormat, chat: Chat): SftExample[] {
   const tools = chat.tools ?? null;
+  // A model directory's chat format renders with its template and ends turns with its own token
+  // (<|eot_id|> for Llama 3); a bare tokenizer's eos ends them (Qwen3's <|im_end|>).
+  const format = source instanceof Tokenizer ? null : source;
+  const tok = format ? format.tokenizer : (source as Tokenizer);
   const render = (messages: ChatMessage[], gen: boolean) =>
-    applyChatTemplate(tok, { messages, tools, addGenerationPrompt: gen });
-  const endId = tok.eosTokenId ?? -1; // <|im_end|>
+    format
+      ? format.chatTemplate.encode({ messages, tools, addGenerationPrompt: gen })
+      : applyChatTemplate(tok, { messages, tools, addGenerationPrompt: gen });
+  const endId = format ? format.turnEnd.id : (tok.eosTokenId ?? -1);
   const spans: { through: number[]; start: number; end: number }[] = [];
   chat.messages.forEach((m, i) => {
     if (m.role !== "assistant") return;

@@ -22,7 +22,7 @@ import { Rng } from "../model/rng.ts";
 import { type SftHyper, type StepMetrics, evalLoss, trainSft } from "../model/sft.ts";
 import { buildVocabMap } from "../model/vocab.ts";
 import { getKernels } from "../tensor/index.ts";
-import { loadQwen3Tokenizer } from "../tokenizer/index.ts";
+import { loadChatFormat } from "../tokenizer/index.ts";
 import { chatToExamples, readChats } from "./chat-examples.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -110,19 +110,22 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
   const train: TrainSettings = { ...file.train, ...(args.steps ? { steps: args.steps } : {}) };
   const kernels = getKernels();
 
-  // data
-  const tok = loadQwen3Tokenizer();
+  // data, in the chat format of the init directory (its tokenizer and template), else the bundled Qwen3
+  const initDir = args.init ? checkpointDir(args.init) : undefined;
+  const format = loadChatFormat(initDir);
+  const tok = format.tokenizer;
   const chats = new Rng(train.seed ^ 0x5eed).shuffle(readChats(args.data));
   const nHeld = chats.length >= 2 && train.held_out > 0 ? Math.max(1, Math.round(chats.length * train.held_out)) : 0;
-  const trainEx = chats.slice(0, chats.length - nHeld).flatMap((c) => chatToExamples(tok, c));
-  const heldEx = chats.slice(chats.length - nHeld).flatMap((c) => chatToExamples(tok, c));
+  const trainEx = chats.slice(0, chats.length - nHeld).flatMap((c) => chatToExamples(format, c));
+  const heldEx = chats.slice(chats.length - nHeld).flatMap((c) => chatToExamples(format, c));
   if (trainEx.length === 0) throw new Error(`${args.data}: no assistant turns to train on`);
 
   // model: from a checkpoint, or fresh over the corpus's compact vocabulary
   let model: Model;
   let restored: { optimizer: AdamW | null; step: number } = { optimizer: null, step: 0 };
   if (args.init) {
-    const ck = loadCheckpoint(checkpointDir(args.init), { kernels });
+    // The checkpoint written at the end carries this directory's tokenizer files (model/checkpoint.ts).
+    const ck = loadCheckpoint(initDir!, { kernels });
     model = ck.model;
     if (args.resume) {
       if (!ck.optimizer || !ck.state) throw new Error(`--resume: ${args.init} has no optimizer.safetensors / trainer_state.json`);

@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/model/checkpoint.ts";
 import { packBatch } from "../../src/model/model.ts";
 import { getKernels } from "../../src/tensor/index.ts";
-import { loadChatFormat, type ChatMessage } from "../../src/tokenizer/index.ts";
+import { loadChatFormat } from "../../src/tokenizer/index.ts";
 import { writeTinyHfModel, type HfFamily } from "../support/hf-model-dir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/gymrl.js", import.meta.url));
@@ -62,7 +62,7 @@ for (const family of ["qwen3", "llama3"] as HfFamily[]) {
       writeTinyHfModel(dir, family, { seed: family === "qwen3" ? 3 : 4 });
       const { client } = await startServe(dir);
       const format = loadChatFormat(dir);
-      const user1: ChatMessage = { role: "user", content: "What is 315 * 3?" };
+      const user1 = { role: "user" as const, content: "What is 315 * 3?" };
 
       const r1 = await client.chat.completions.create({ model: "m", messages: [user1], max_tokens: 6, logprobs: true, seed: 11 });
       const m1 = r1.choices[0].message as unknown as TokenFields;
@@ -85,7 +85,7 @@ for (const family of ["qwen3", "llama3"] as HfFamily[]) {
       // turn-end token as a finished turn would be.
       const generated = stopped ? gen : [...gen, format.turnEnd.id];
       const assistant = { role: "assistant", content: m1.content ?? "", prompt_token_ids: m1.prompt_token_ids, generation_token_ids: generated };
-      const user2: ChatMessage = { role: "user", content: "Why?" };
+      const user2 = { role: "user" as const, content: "Why?" };
       const r2 = await client.chat.completions.create({
         model: "m",
         messages: [user1, assistant as never, user2],
@@ -97,7 +97,7 @@ for (const family of ["qwen3", "llama3"] as HfFamily[]) {
       expect(m2.prompt_token_ids.slice(0, prefix.length)).toEqual(prefix);
       // The rest is the template's render of the whole chat from just after the first turn's end.
       const full = format.chatTemplate.encode({
-        messages: [user1, { role: "assistant", content: m1.content ?? "" }, user2],
+        messages: [user1, { role: "assistant" as const, content: m1.content ?? "" }, user2],
         addGenerationPrompt: true,
       });
       const turnEnds = full.flatMap((t, i) => (t === format.turnEnd.id ? [i] : []));
