@@ -6,7 +6,10 @@ import type { SamplingProfile } from "../server/sampling.ts";
 export default defineCommand({
   meta: { name: "serve", description: "Serve a model over an OpenAI-compatible HTTP API with exact token ids and logprobs" },
   args: {
-    model: { type: "string", description: "checkpoint directory (config.json + model.safetensors)" },
+    model: {
+      type: "string",
+      description: "model directory: a Hugging Face Qwen3 / Llama 3 checkpoint (config.json, weights, tokenizer files) or one gymrl wrote",
+    },
     "random-init": { type: "boolean", description: "serve freshly initialised weights (for protocol tests)" },
     host: { type: "string", default: "127.0.0.1", description: "address to bind" },
     port: { type: "string", default: "8000", description: "port (0 picks a free one)" },

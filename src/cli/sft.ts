@@ -11,7 +11,10 @@ const sftCommand = defineCommand({
     data: { type: "string", required: true, description: "JSONL of {messages, tools?} conversations" },
     config: { type: "string", required: true, description: "model.yaml: model config fields (model:) and hyperparameters (train:)" },
     out: { type: "string", required: true, description: "run directory (metrics.jsonl, run.json, checkpoint/)" },
-    init: { type: "string", description: "start from this checkpoint (or run) directory instead of a fresh model" },
+    init: {
+      type: "string",
+      description: "start from this model directory (a Hugging Face Qwen3 / Llama 3 checkpoint: its tokenizer and chat template are used) or run directory",
+    },
     resume: { type: "boolean", description: "with --init: restore optimizer state and step, continue to train.steps" },
     steps: { type: "string", description: "override train.steps" },
   },
