@@ -149,6 +149,11 @@ export class LmHead {
     }
   }
 
+  /** Elements of every buffer held (logits, gathered rows, per-row values). */
+  get bufferFloats(): number {
+    return [this.logits, this.x, this.dx, this.tgt, this.lp, this.ent, this.lseC, this.rows, this.lse].reduce((t, b) => t + b.length, 0);
+  }
+
   /** Drops the buffers (re-allocated on the next call). */
   release(): void {
     this.cap = 0;
