@@ -29,7 +29,7 @@ def run_case(case):
         global_valid_seqs=x.get("global_valid_seqs"),
     )
     loss.backward()
-    return float(loss), curr.grad
+    return float(loss.detach()), curr.grad
 
 
 class GoldenLossTest(unittest.TestCase):

@@ -92,14 +92,17 @@ export class TorchTrainer implements PolicyTrainer {
     if (this.closed) return;
     this.closed = true;
     this.group.closing = true;
+    let asked = false;
     if (!this.group.firstDeath) {
       try {
-        await this.request("POST", "/shutdown", {}, 10);
+        await this.request("POST", "/shutdown", {}, 3);
+        asked = true;
       } catch {
-        /* it may already be gone; the processes are stopped below either way */
+        /* hung or gone: signalled below */
       }
     }
-    await this.group.waitAll(10);
+    if (!asked) this.group.killAll("SIGTERM");
+    await this.group.waitAll(asked ? 10 : 5); // then SIGKILL whatever is left
   }
 
   // ----------------------------------------------------------------------------------------------
