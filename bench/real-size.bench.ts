@@ -211,6 +211,8 @@ function trainPart(): void {
       fwd_bwd_s: median(timed.map((r) => r.fwd + r.bwd)),
       adamw_s: median(timed.map((r) => r.opt)),
       logit_floats: model.logitFloats,
+      activation_gb: (4 * model.activationFloats) / GiB,
+      attention_gb: (4 * dims.l * dims.hq * trainSeqs * trainLen * trainLen) / GiB, // kept softmax probabilities
       peak_rss_gb: peakRssGiB(),
     }),
   );
@@ -360,6 +362,13 @@ async function main(): Promise<void> {
   const trainS = (modelFlops + recompute) / (sgemm * 1e9) + adamBytes / (bw * 1e9);
   console.log(
     `  training: ${((modelFlops + recompute) / tokens / 1e9).toFixed(2)} GFLOP/token (${(modelFlops / tokens / 1e9).toFixed(2)} model + ${(recompute / tokens / 1e9).toFixed(2)} head recompute) at ${sgemm.toFixed(1)} GFLOP/s, plus AdamW's ${(adamBytes / 1e9).toFixed(1)} GB per step at ${bw.toFixed(1)} GB/s → ≤ ${(tokens / trainS).toFixed(1)} tokens/s. Bound: sgemm FLOPs; measured ${train.tokens_per_s.toFixed(1)} = ${((100 * train.tokens_per_s * trainS) / tokens).toFixed(0)}% of it`,
+  );
+  // what a bigger batch of the same sequence length would need: the peak less this batch's activations, plus per sequence
+  const perSeqGiB = train.activation_gb / trainSeqs;
+  const fixedGiB = train.peak_rss_gb - train.activation_gb;
+  const maxSeqs = Math.floor((MACHINE_GIB - fixedGiB) / perSeqGiB);
+  console.log(
+    `  activations: ${(((train.activation_gb - train.attention_gb) * 1024) / tokens).toFixed(2)} MiB per token + attention probabilities ${((train.attention_gb * 1024) / trainSeqs).toFixed(0)} MiB per ${trainLen}-token sequence (${l} layers × ${dims.hq} heads × L²): about ${maxSeqs} sequences of ${trainLen} (${maxSeqs * trainLen} tokens) fit in ${MACHINE_GIB} GiB beside the ${fixedGiB.toFixed(1)} GiB of weights, grads and moments`,
   );
   console.log(
     `  memory: training peak ${train.peak_rss_gb.toFixed(2)} GiB (weights, grads, AdamW m and v = ${((16 * numParams) / GiB).toFixed(1)} GiB; activations for ${tokens} tokens; logits ≤ ${((4 * train.logit_floats) / 2 ** 20).toFixed(0)} MiB at once) ${train.peak_rss_gb < MACHINE_GIB ? "fits" : "does NOT fit"} this machine's ${MACHINE_GIB} GiB; generation peak ${gen.peak_rss_gb.toFixed(2)} GiB`,
