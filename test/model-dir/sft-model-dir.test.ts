@@ -68,7 +68,11 @@ for (const family of ["qwen3", "llama3"] as HfFamily[]) {
       let count = 0;
       for (const e of examples) {
         const { logp } = before.forward(packBatch([e.tokens]));
-        for (let i = 0; i + 1 < e.tokens.length; i++) if (e.mask[i + 1]) (nll -= logp[i]), count++;
+        for (let i = 0; i + 1 < e.tokens.length; i++) {
+          if (!e.mask[i + 1]) continue;
+          nll -= logp[i];
+          count++;
+        }
       }
       const out = join(root, `${family}-run`);
       const { last, model } = runSft({ data, config, out, init: dir, log: () => {} });
