@@ -11,7 +11,7 @@ import type { UpdatableGenerationEngine } from "../engine/index.ts";
 import { startGym, type GymHandle } from "../gym/index.ts";
 import { createOpenAIServer } from "../server/app.ts";
 import { listen } from "../server/http.ts";
-import { chatTokenizerFrom, qwenOutputParser } from "../server/tokenizer-adapter.ts";
+import { chatTokenizerFrom, outputParserFrom } from "../server/tokenizer-adapter.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
 import { createPolicyBackend, type PolicyBackend, type RefitResult } from "./backend/index.ts";
 import type { Recipe } from "./recipe.ts";
@@ -63,8 +63,8 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
   const g = recipe.policy.generation;
   const server: Server = createOpenAIServer({
     engine,
-    tokenizer: chatTokenizerFrom(chat.tokenizer),
-    parser: qwenOutputParser,
+    tokenizer: chatTokenizerFrom(chat),
+    parser: outputParserFrom(chat.outputParser),
     modelName: recipe.model.name,
     stopTokenIds: chat.stopTokenIds,
     // refuse any request off the trainer's sampling distributions (on-policy guard)

@@ -9,7 +9,8 @@ import { Model } from "../../model/model.ts";
 import type { Kernels } from "../../tensor/kernels.ts";
 import type { Recipe } from "../recipe.ts";
 import { EmbeddedTrainer } from "../trainer.ts";
-import type { ChatFormat, PolicyBackend } from "./types.ts";
+import type { ChatFormat } from "../../tokenizer/index.ts";
+import type { PolicyBackend } from "./types.ts";
 
 /** Rollouts sampled at T are scored at T; greedy (T = 0) rollouts at 1, the argmax's own distribution. */
 export const scoringTemperature = (t: number) => (t > 0 ? t : 1);

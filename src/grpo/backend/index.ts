@@ -14,16 +14,17 @@ import { loadCheckpoint, type LoadedCheckpoint } from "../../model/checkpoint.ts
 import { Model } from "../../model/model.ts";
 import { getKernels } from "../../tensor/index.ts";
 import type { Kernels } from "../../tensor/kernels.ts";
-import { loadQwen3Tokenizer, type Tokenizer } from "../../tokenizer/index.ts";
+import { loadChatFormat } from "../../tokenizer/index.ts";
 import type { Recipe } from "../recipe.ts";
 import { TorchTrainer } from "../torch-trainer/index.ts";
 import { EmbeddedTrainer, type PolicyTrainer } from "../trainer.ts";
 import { adamwOf, colocatedBackend, referenceScorer, scoringTemperature } from "./colocated.ts";
 import { separateBackend } from "./separate.ts";
 import { startServeReplicas } from "./serve-replicas.ts";
-import type { ChatFormat, PolicyBackend } from "./types.ts";
+import type { PolicyBackend } from "./types.ts";
+import type { ChatFormat } from "../../tokenizer/index.ts";
 
-export type { ChatFormat, PolicyBackend, RefitResult } from "./types.ts";
+export type { PolicyBackend, RefitResult } from "./types.ts";
 export { GenerationBackendSchema, TrainerBackendSchema, type GenerationBackendSpec, type TrainerBackendSpec } from "./schema.ts";
 export { refitThroughFiles } from "./refit-through-files.ts";
 
@@ -34,19 +35,6 @@ export interface BackendOptions {
   restoreOptimizer?: boolean;
   /** the run directory (refit weights, worker logs) */
   runDir: string;
-}
-
-function stopIdsOf(tok: Tokenizer): number[] {
-  const ids = new Set<number>();
-  if (tok.eosTokenId !== null) ids.add(tok.eosTokenId);
-  const eot = tok.addedTokens.get("<|endoftext|>"); // Qwen3's generation_config stops on it too
-  if (eot !== undefined) ids.add(eot);
-  return [...ids];
-}
-
-export function loadChat(_dir: string): ChatFormat {
-  const tokenizer = loadQwen3Tokenizer();
-  return { tokenizer, stopTokenIds: stopIdsOf(tokenizer) };
 }
 
 /** A line-per-event log in the run directory (worker and replica output a person can read later). */
@@ -134,7 +122,8 @@ async function startEngine(recipe: Recipe, opts: BackendOptions, chat: ChatForma
 export async function createPolicyBackend(recipe: Recipe, opts: BackendOptions): Promise<PolicyBackend> {
   if (recipe.model.kernels !== "auto") process.env.GYMRL_KERNELS = recipe.model.kernels;
   const kernels = getKernels();
-  const chat = loadChat(opts.initDir);
+  // the checkpoint directory's own tokenizer, template, parser and stop ids (bundled Qwen3 for a compact-vocabulary demo model)
+  const chat = loadChatFormat(opts.initDir);
   let loaded: LoadedCheckpoint | null = null;
   const ck = () => (loaded ??= loadCheckpoint(opts.initDir, { kernels }));
   if (recipe.trainer.backend === "embedded" && recipe.generation.backend === "embedded") {

@@ -8,7 +8,8 @@ import type { UpdatableGenerationEngine } from "../../engine/index.ts";
 import type { Recipe } from "../recipe.ts";
 import type { PolicyTrainer } from "../trainer.ts";
 import { refitThroughFiles } from "./refit-through-files.ts";
-import type { ChatFormat, PolicyBackend } from "./types.ts";
+import type { ChatFormat } from "../../tokenizer/index.ts";
+import type { PolicyBackend } from "./types.ts";
 
 export function separateBackend(
   recipe: Recipe,

@@ -5,15 +5,8 @@
  * engine (it bumps the policy version and invalidates the engine's prefix cache).
  */
 import type { UpdatableGenerationEngine } from "../../engine/index.ts";
-import type { Tokenizer } from "../../tokenizer/index.ts";
+import type { ChatFormat } from "../../tokenizer/index.ts";
 import type { PolicyTrainer } from "../trainer.ts";
-
-/** How a checkpoint talks: its tokenizer, and the ids that end a turn. */
-export interface ChatFormat {
-  tokenizer: Tokenizer;
-  /** generation_config.json's eos_token_id (one or a list), else the tokenizer's eos. */
-  stopTokenIds: number[];
-}
 
 export interface RefitResult {
   /** the engine's policy version after the refit */
@@ -27,6 +20,7 @@ export interface PolicyBackend {
   /** frozen initial weights, when the KL penalty needs reference logprobs */
   reference: PolicyTrainer | null;
   engine: UpdatableGenerationEngine;
+  /** the checkpoint's tokenizer, chat template, output parser and stop ids (tokenizer/chat-format.ts) */
   chat: ChatFormat;
   /** One line for logs: which trainer and which engine. */
   description: string;
