@@ -124,6 +124,14 @@ describe("loadChatFormat", () => {
     expect(again).toBe(full);
   });
 
+  it("decode keeps spaces as generated (no clean_up_tokenization_spaces, which Llama 3's config turns on; vLLM does not apply it)", () => {
+    const f = loadChatFormat(dirs.llama3);
+    const cfg = JSON.parse(readFileSync(join(dirs.llama3, "tokenizer_config.json"), "utf8"));
+    expect(cfg.clean_up_tokenization_spaces).toBe(true);
+    const text = 'x = f(1 , 2) ; it \'s " quoted " .';
+    expect(f.tokenizer.decode(f.tokenizer.encode(text))).toBe(text);
+  });
+
   it("a named-template list: 'default' renders chats, 'tool_use' renders chats that offer tools", () => {
     const d = variant("qwen3", "named", ["tokenizer_config.json"]);
     const cfg = JSON.parse(readFileSync(join(d, "tokenizer_config.json"), "utf8"));
