@@ -20,6 +20,7 @@ import time
 import torch
 
 from . import checkpoint as ckpt
+from . import sharding
 from .dist import Dist
 from .worker import Worker
 
@@ -70,7 +71,9 @@ def main(argv=None):
     watch_parent()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    d = Dist(timeout_s=args.dist_timeout_s)
+    if args.strategy == "fsdp" and sharding.fully_shard_fn() is None:
+        raise SystemExit(sharding.unavailable_reason())
+    d = Dist(timeout_s=args.dist_timeout_s, need_group=args.strategy == "fsdp")
     init = {}
     if d.rank == 0:
         path = os.path.abspath(args.checkpoint)

@@ -34,16 +34,18 @@ def read_config(path):
         return json.load(f)
 
 
-def load_weights(model, tensors, where):
-    """Copies HF-named tensors into the model (converting dtype); every parameter must be present."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            t = tensors.get(name)
+def check_tensors(shapes, tensors, moments=None):
+    """Raises ValueError unless every parameter (and, given moments, both its AdamW moments) is there
+    with the shape the model needs. shapes: {name: [dims]}."""
+    for name, shape in shapes.items():
+        for key, src in [(name, tensors)] + ([("exp_avg." + name, moments), ("exp_avg_sq." + name, moments)] if moments is not None else []):
+            t = src.get(key)
             if t is None:
-                raise ValueError(f"checkpoint {where} lacks tensor {name}")
-            if list(t.shape) != list(p.shape):
-                raise ValueError(f"tensor {name} has shape {list(t.shape)}, the config needs {list(p.shape)}")
-            p.copy_(st.to_float(t, p.dtype))
+                raise ValueError(f"checkpoint lacks tensor {key}")
+            if list(t.shape) != list(shape):
+                raise ValueError(f"tensor {key} has shape {list(t.shape)}, the config needs {list(shape)}")
+            if not t.is_floating_point():
+                raise ValueError(f"tensor {key} is {t.dtype}, not a float tensor")
 
 
 def read_optimizer(path):

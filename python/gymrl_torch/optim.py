@@ -12,13 +12,17 @@ import math
 import torch
 
 from .model import param_kind
+from .sharding import assign, local
 
 DEFAULTS = {"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weightDecay": 0.1, "gradClip": 1.0}
 
 
 class AdamW:
-    def __init__(self, named_params, cfg=None):
+    def __init__(self, named_params, cfg=None, reduce=None):
+        """reduce: sums a 0-dim tensor over ranks, for gradients sharded across them (FSDP); None when
+        every rank holds whole gradients."""
         self.cfg = {**DEFAULTS, **(cfg or {})}
+        self.reduce = reduce
         self.params = list(named_params)  # [(name, Parameter)] in layout order
         self.m = {n: torch.zeros_like(p, memory_format=torch.contiguous_format) for n, p in self.params}
         self.v = {n: torch.zeros_like(p, memory_format=torch.contiguous_format) for n, p in self.params}
@@ -26,10 +30,12 @@ class AdamW:
 
     def grad_norm(self):
         """Global L2 norm of the gradients, accumulated in float64 like the TypeScript sumSquares."""
-        total = torch.zeros((), dtype=torch.float64, device=self.params[0][1].device)
+        total = torch.zeros((), dtype=torch.float64, device=local(self.params[0][1]).device)
         for _, p in self.params:
             if p.grad is not None:
-                total += p.grad.detach().double().pow(2).sum()
+                total += local(p.grad.detach()).double().pow(2).sum()
+        if self.reduce is not None:
+            self.reduce(total)
         return math.sqrt(float(total))
 
     @torch.no_grad()
@@ -67,5 +73,5 @@ class AdamW:
                     raise ValueError(f"optimizer state lacks {prefix + name}")
                 if list(x.shape) != list(p.shape):
                     raise ValueError(f"optimizer tensor {prefix + name} has shape {list(x.shape)}, expected {list(p.shape)}")
-                buf.copy_(x.to(buf.dtype))
+                assign(buf, x)
         self.t = int(t)

@@ -222,11 +222,9 @@ class Control:
             if dims_of(cfg) != m.dm or cfg.get("gymrl_vocab_map") != m.config.get("gymrl_vocab_map"):
                 raise ValueError("its config.json describes another architecture or vocabulary than the running model")
             tensors = ckpt.read_model_tensors(path)
-            for n, p in self.worker.named:
-                t = tensors.get(n)
-                if t is None or list(t.shape) != list(p.shape):
-                    raise ValueError(f"tensor {n}: {'missing' if t is None else list(t.shape)}, this model needs {list(p.shape)}")
-            return {"tensors": tensors, "optimizer": ckpt.read_optimizer(path), "state": ckpt.read_state(path)}
+            optimizer = ckpt.read_optimizer(path)
+            ckpt.check_tensors(self.worker.shapes, tensors, optimizer[2] if optimizer is not None else None)
+            return {"tensors": tensors, "optimizer": optimizer, "state": ckpt.read_state(path)}
         except (OSError, ValueError, KeyError) as e:
             raise BadRequest(f"cannot load {path}: {e}", "dir") from None
 

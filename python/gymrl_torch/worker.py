@@ -15,6 +15,7 @@ import time
 import torch
 
 from . import checkpoint as ckpt
+from . import sharding
 from .batching import micro_batches, rank_ranges
 from .loss import clipped_pg_loss
 from .model import Decoder
@@ -52,46 +53,52 @@ class Worker:
         torch.manual_seed(0)
         config = d.broadcast_object(init["config"] if d.rank == 0 else None)
         self.model = Decoder(config, dtype=self.dtype).to(d.device)
+        self.num_params = sum(p.numel() for p in self.model.parameters())
+        self.sharded = args.strategy == "fsdp"
+        if self.sharded:  # shard before the weights arrive: each rank then keeps only its piece
+            sharding.shard(self.model, d.device)
         self.named = list(self.model.named_parameters())
-        self.num_params = sum(p.numel() for _, p in self.named)
-        self.optimizer = AdamW(self.named, args.adamw)
+        self.shapes = {n: list(p.shape) for n, p in self.named}  # global shapes, sharded or not
+        self.optimizer = AdamW(self.named, args.adamw, reduce=d.all_reduce_sum if self.sharded else None)
         self._set_state(init["tensors"] if d.rank == 0 else None, init.get("optimizer") if d.rank == 0 else None)
         self.ddp = None
-        if d.world > 1:
-            if args.strategy == "fsdp":
-                raise RuntimeError(fsdp_unavailable_reason())
+        if d.world > 1 and not self.sharded:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             self.ddp = DDP(self.model, device_ids=[d.device.index] if d.cuda else None, broadcast_buffers=False)
-        elif args.strategy == "fsdp":
-            raise RuntimeError(fsdp_unavailable_reason())
 
     # ----------------------------------------------------------------------------------------------
     # state
 
     def _set_state(self, tensors, optimizer):
-        """Rank 0's weights (and optimizer moments, when it has them) into every rank."""
-        has_opt = self.d.broadcast_object(optimizer is not None if self.d.rank == 0 else None)
-        if self.d.rank == 0:
-            ckpt.load_weights(self.model, tensors, "checkpoint")
-            if optimizer is not None:
-                t, _saved_cfg, moments = optimizer
-                self.optimizer.load(t, moments)
+        """Rank 0's weights (and optimizer moments and step, when it has them) into every rank, one
+        whole tensor at a time (a sharded rank keeps its shard of it). Rank 0 has checked shapes."""
+        d = self.d
+        if d.rank == 0:
+            ckpt.check_tensors(self.shapes, tensors, optimizer[2] if optimizer is not None else None)
+        has_opt = d.broadcast_object(optimizer is not None if d.rank == 0 else None)
+        if has_opt:
+            self.optimizer.t = int(d.broadcast_object(optimizer[0] if d.rank == 0 else None))
+        moments = optimizer[2] if d.rank == 0 and optimizer is not None else {}
+
+        def send(dst, key, source, shape):
+            whole = source[key].to(d.device, dst.dtype) if d.rank == 0 else torch.empty(shape, dtype=dst.dtype, device=d.device)
+            d.broadcast_tensor(whole)
+            sharding.assign(dst, whole)
+
         with torch.no_grad():
-            for _, p in self.named:
-                self.d.broadcast_tensor(p.data)
-            if has_opt:
-                for name, _ in self.named:
-                    self.d.broadcast_tensor(self.optimizer.m[name])
-                    self.d.broadcast_tensor(self.optimizer.v[name])
-                step = torch.tensor([float(self.optimizer.t)], dtype=torch.float64, device=self.d.device)
-                self.d.broadcast_tensor(step)
-                self.optimizer.t = int(step.item())
-            # without saved moments the optimizer keeps its own (as EmbeddedTrainer.load does)
+            for name, p in self.named:
+                shape = self.shapes[name]
+                send(p, name, tensors, shape)
+                if has_opt:  # without saved moments the optimizer keeps its own (as EmbeddedTrainer.load does)
+                    send(self.optimizer.m[name], "exp_avg." + name, moments, shape)
+                    send(self.optimizer.v[name], "exp_avg_sq." + name, moments, shape)
 
     @property
     def description(self):
         dev = "cuda" if self.d.cuda else "cpu"
+        if self.sharded:
+            return f"torch FSDP ×{self.d.world} ({self.d.backend}, {dev}, torch {torch.__version__})"
         if self.d.world == 1:
             return f"torch ×1 ({dev}, torch {torch.__version__})"
         return f"torch DDP ×{self.d.world} ({self.d.backend}, {dev}, torch {torch.__version__})"
@@ -130,18 +137,26 @@ class Worker:
 
     def cmd_grads(self):
         """Debug: the accumulated gradient, flattened in gymrl's layout order (float32)."""
-        flat = [(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1).float().cpu() for _, p in self.named]
+        flat = [sharding.full(p.grad if p.grad is not None else torch.zeros_like(p)).detach().reshape(-1).float().cpu() for _, p in self.named]
         return {"grads": torch.cat(flat)}
 
+    def _whole(self):
+        """[(name, whole weight)] on every rank (sharded weights are gathered: all ranks call this)."""
+        return [(n, sharding.full(p.detach())) for n, p in self.named]
+
     def cmd_save(self, dir, state):
+        weights = self._whole()
+        t, cfg, moments = self.optimizer.state()
+        moments = {n: (sharding.full(m), sharding.full(v)) for n, (m, v) in moments.items()}
         if self.d.rank == 0:
-            ckpt.save(dir, self.model.config, [(n, p) for n, p in self.named], self.optimizer.state(), state)
+            ckpt.save(dir, self.model.config, weights, (t, cfg, moments), state)
         self.d.barrier()
         return {"dir": dir}
 
     def cmd_export(self, dir):
+        weights = self._whole()
         if self.d.rank == 0:
-            ckpt.save(dir, self.model.config, [(n, p) for n, p in self.named])
+            ckpt.save(dir, self.model.config, weights)
         self.d.barrier()
         return {"dir": dir}
 
@@ -171,7 +186,8 @@ class Worker:
         mine = plans[d.rank]
         # Under DDP every rank must run as many backward passes as the busiest one (the last one
         # syncs): a rank with fewer pads with zero-weighted passes over a stand-in sequence.
-        n_passes = max(len(p) for p in plans) if train else len(mine)
+        # FSDP gathers each layer's weights in every forward: there, scoring pads the same way.
+        n_passes = max(len(p) for p in plans) if train or self.sharded else len(mine)
         tokens = batch.tokens.to(d.device)
         if train:
             S = batch.s
@@ -195,8 +211,9 @@ class Worker:
                 weight = 0.0
             if not train:
                 lp, ent = self.model(tokens[a:b], mb_off, T)
-                lp_all[a:b] = lp.double()
-                ent_all[a:b] = ent.double()
+                if weight:
+                    lp_all[a:b] = lp.double()
+                    ent_all[a:b] = ent.double()
                 continue
             module = self.ddp or self.model
             sync = self.ddp is None or i == n_passes - 1
@@ -241,19 +258,3 @@ class _Null:
 
 def _sl(x, a, b):
     return None if x is None else x[a:b]
-
-
-def fsdp_unavailable_reason():
-    """FSDP (v1) shards over CUDA devices; the optimizer and checkpoints here are written for whole
-    parameters, so only DDP is wired in. Says what the installed torch offers."""
-    try:
-        from torch.distributed import fsdp  # noqa: F401
-
-        has = True
-    except ImportError:
-        has = False
-    cuda = torch.cuda.is_available()
-    return (
-        f"strategy fsdp is not available here (torch {torch.__version__}, torch.distributed.fsdp "
-        f"{'present' if has else 'absent'}, CUDA {'present' if cuda else 'absent'}); this worker trains with strategy ddp"
-    )

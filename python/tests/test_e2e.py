@@ -3,7 +3,9 @@ environment), driven over the control API. Opt-in (GYMRL_TORCH_E2E=1), because t
 tests (src/grpo/torch-trainer/torch-trainer.test.ts) cover the same ground under `npm test`; this
 one checks a machine without Node, e.g. a GPU host with a current torch:
   * 2 ranks (gloo, CPU) take the same step as 1 rank;
-  * with CUDA, one rank on the GPU scores and steps as one rank on the CPU.
+  * with CUDA, one rank on the GPU scores and steps as one rank on the CPU;
+  * with FSDP2 (torch >= 2.4), 2 sharded ranks take the step of 1 DDP rank.
+Where the torch has no FSDP2 (Debian's 1.13), --strategy fsdp is refused with the reason (always run).
 """
 import base64
 import json
@@ -20,6 +22,7 @@ import urllib.request
 import torch
 
 from gymrl_torch import checkpoint as ckpt
+from gymrl_torch import sharding
 
 from .helpers import random_model, tiny_config
 
@@ -42,12 +45,12 @@ def free_port():
 
 
 class Ranks:
-    def __init__(self, ck, world, extra_env=None):
+    def __init__(self, ck, world, extra_env=None, args=()):
         port = free_port()
         self.procs = []
         for r in range(world):
             env = {**os.environ, "PYTHONPATH": ROOT, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world), "RANK": str(r), "LOCAL_RANK": str(r), **(extra_env or {})}
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "gymrl_torch", "--checkpoint", ck, "--threads", "1", "--micro-batch-tokens", "8"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "gymrl_torch", "--checkpoint", ck, "--threads", "1", "--micro-batch-tokens", "8", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
         line = self.procs[0].stdout.readline()
         if not line.startswith("GYMRL_TORCH_READY "):
             self.close()
@@ -109,8 +112,8 @@ class EndToEndTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def step_and_export(self, world, env=None):
-        ranks = Ranks(self.ck, world, env)
+    def step_and_export(self, world, env=None, args=()):
+        ranks = Ranks(self.ck, world, env, args)
         try:
             status, out = ranks.post("/forward", {k: batch()[k] for k in ("tokens", "seq_offsets")})
             self.assertEqual(status, 200)
@@ -118,7 +121,7 @@ class EndToEndTest(unittest.TestCase):
             self.assertEqual((status, bad["error"]["field"]), (400, "lr"))
             status, step = ranks.post("/train_step", batch())
             self.assertEqual(status, 200, step)
-            path = os.path.join(self.tmp.name, f"out-{world}-{len(env or {})}")
+            path = os.path.join(self.tmp.name, f"out-{world}-{len(env or {})}-{'-'.join(args)}")
             self.assertEqual(ranks.post("/export", {"dir": path})[0], 200)
             return unb64(out["logprobs"]), step, ckpt.read_model_tensors(path), ranks.info
         finally:
@@ -140,6 +143,30 @@ class EndToEndTest(unittest.TestCase):
         self.assertTrue(info["device"].startswith("cuda"), info)
         self.assertLess(max(abs(a - b) for a, b in zip(lp_c, lp_g)), 1e-4)
         self.assertLess(max(float((w_c[n] - w_g[n]).abs().max()) for n in w_c), 1e-5)
+
+    @unittest.skipUnless(sharding.fully_shard_fn() is not None, "this torch has no FSDP2")
+    def test_fsdp_two_ranks_step_as_one_ddp_rank(self):
+        cpu = {"CUDA_VISIBLE_DEVICES": ""}
+        _, s1, w1, _ = self.step_and_export(1, cpu)
+        _, s2, w2, info = self.step_and_export(2, cpu, ("--strategy", "fsdp"))
+        self.assertIn("FSDP ×2", info["description"])
+        self.assertAlmostEqual(s1["grad_norm"], s2["grad_norm"], delta=1e-5 * s1["grad_norm"])
+        self.assertLess(max(float((w1[n] - w2[n]).abs().max()) for n in w1), 1e-5)
+
+    @unittest.skipUnless(torch.cuda.is_available() and sharding.fully_shard_fn() is not None, "no CUDA or no FSDP2")
+    def test_fsdp_on_cuda_matches_cpu(self):
+        _, _, w_c, _ = self.step_and_export(1, {"CUDA_VISIBLE_DEVICES": ""})
+        _, _, w_g, info = self.step_and_export(1, None, ("--strategy", "fsdp"))
+        self.assertIn("FSDP ×1 (nccl, cuda", info["description"])
+        self.assertLess(max(float((w_c[n] - w_g[n]).abs().max()) for n in w_c), 1e-5)
+
+
+@unittest.skipUnless(sharding.fully_shard_fn() is None, "this torch has FSDP2")
+class FsdpRefusalTest(unittest.TestCase):
+    def test_fsdp_is_refused_with_the_reason(self):
+        r = subprocess.run([sys.executable, "-m", "gymrl_torch", "--checkpoint", "/nonexistent", "--strategy", "fsdp"], env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("strategy fsdp needs FSDP2", r.stderr)
 
 
 if __name__ == "__main__":
