@@ -36,7 +36,9 @@ export function chatTokenizerFrom(source: Tokenizer | ChatFormat): ChatTokenizer
     vocabSize: tok.vocabSize,
     // The templated prompt is encoded with special tokens parsed, as vLLM does, so ids match it.
     encode: (text) => tok.encode(text, { allowSpecial: true }),
-    decode: (ids) => tok.decode([...ids], { skipSpecial: true }),
+    // Ids past the tokenizer's (a checkpoint's padding rows, e.g. Qwen3's 151669..151935) decode to
+    // nothing, as in vLLM, instead of failing the request.
+    decode: (ids) => tok.decode(ids.every((id) => id < tok.vocabSize) ? [...ids] : ids.filter((id) => id < tok.vocabSize), { skipSpecial: true }),
     renderChat: ({ messages, tools, addGenerationPrompt, templateKwargs }) => {
       try {
         return render({

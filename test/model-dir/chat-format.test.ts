@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/model/checkpoint.ts";
+import { chatTokenizerFrom } from "../../src/server/tokenizer-adapter.ts";
 import { getKernels } from "../../src/tensor/index.ts";
 import { templateContext } from "../../src/tokenizer/chat-template.ts";
 import { loadChatFormat, type ChatMessage, type ChatTool } from "../../src/tokenizer/index.ts";
@@ -130,6 +131,15 @@ describe("loadChatFormat", () => {
     expect(cfg.clean_up_tokenization_spaces).toBe(true);
     const text = 'x = f(1 , 2) ; it \'s " quoted " .';
     expect(f.tokenizer.decode(f.tokenizer.encode(text))).toBe(text);
+  });
+
+  it("the server's view: turns end with the family's token; ids past the tokenizer (padding rows) decode to nothing", () => {
+    const llama = chatTokenizerFrom(loadChatFormat(dirs.llama3));
+    expect([llama.eosToken, llama.eosTokenId]).toEqual(["<|eot_id|>", 128009]);
+    const qwen = chatTokenizerFrom(loadChatFormat(dirs.qwen3));
+    expect([qwen.eosToken, qwen.eosTokenId]).toEqual(["<|im_end|>", 151645]);
+    expect(qwen.decode([9707, 151700, 11])).toBe(qwen.decode([9707, 11]));
+    expect(qwen.decode([151935])).toBe("");
   });
 
   it("a named-template list: 'default' renders chats, 'tool_use' renders chats that offer tools", () => {
