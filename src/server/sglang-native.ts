@@ -118,6 +118,7 @@ export function sglangRoutes(ctx: ServerContext, control: EngineControl): Record
 }
 
 async function generate(ctx: ServerContext, control: EngineControl, body: unknown, signal: AbortSignal) {
+  const t0 = performance.now();
   const req = parseBody(generateRequestSchema, body);
   if (req.stream) throw badRequest("stream: true is not supported by gymrl's /generate", "stream");
   if (req.text != null && req.input_ids != null) throw badRequest("give text or input_ids, not both", "input_ids");
@@ -172,7 +173,9 @@ async function generate(ctx: ServerContext, control: EngineControl, body: unknow
     meta.output_token_logprobs = r.generationTokenIds.map((id, i) => [r.generationLogProbs[i], id, name(id)]);
     if (top > 0) meta.output_top_logprobs = (r.topLogprobs ?? r.generationTokenIds.map(() => [])).map((alts) => alts.map((a) => [a.logprob, a.tokenId, name(a.tokenId)]));
   }
-  return { text: ctx.tokenizer.decode(r.generationTokenIds), output_ids: r.generationTokenIds, meta_info: meta };
+  const text = ctx.tokenizer.decode(r.generationTokenIds);
+  meta.e2e_latency = (performance.now() - t0) / 1000; // SGLang's field, seconds
+  return { text, output_ids: r.generationTokenIds, meta_info: meta };
 }
 
 /** SGLang's finish_reason objects: stop (with the matched token), length, abort. */

@@ -10,3 +10,4 @@ export type { Dialect, ReplicaClient, ReplicaGeneration, ReplicaGenerateOptions 
 export { normalizeBaseUrl } from "./replica.ts";
 export { SglangClient, type SglangClientOptions } from "./sglang-client.ts";
 export { VllmClient, type VllmClientOptions } from "./vllm-client.ts";
+export { startLocalReplicas, type LocalReplica, type LocalReplicaOptions, type LocalReplicas } from "./local-replicas.ts";

@@ -7,61 +7,30 @@
  * the same servers. Every generation is checked against a fresh in-thread engine on the weights
  * its version names.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GenerateRequest, GenerateResult } from "../types.ts";
+import { startLocalReplicas, type LocalReplicas } from "./local-replicas.ts";
 import { createRemoteEnginePool, type RemoteEnginePool } from "./pool.ts";
 import { greedyOn, TINY_IDS, writeTinyCheckpoint } from "./testing.ts";
 
-const bin = fileURLToPath(new URL("../../../bin/gymrl.js", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "gymrl-pool-"));
 const A = writeTinyCheckpoint(join(tmp, "A"), 11);
 const B = writeTinyCheckpoint(join(tmp, "B"), 12);
 
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  port: number;
-}
-
-async function startReplica(port = 0): Promise<Replica> {
-  const child = spawn(process.execPath, [bin, "serve", "--model", A, "--port", String(port), "--slots", "32", "--kernels", "reference"], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([
-    once(lines, "line"),
-    once(child, "exit").then(() => {
-      throw new Error(`gymrl serve exited early:\n${stderr}`);
-    }),
-  ])) as [string];
-  const url = line.trim().replace(/\/v1$/, "");
-  return { child, url, port: Number(new URL(url).port) };
-}
-
-async function stop(r: Replica, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (r.child.exitCode !== null || r.child.signalCode !== null) return;
-  r.child.kill(signal);
-  await once(r.child, "exit");
-}
-
-let replicas: Replica[] = [];
+let local: LocalReplicas;
 let sg: RemoteEnginePool;
 
 beforeAll(async () => {
-  replicas = await Promise.all([startReplica(), startReplica()]);
-  sg = await createRemoteEnginePool({ dialect: "sglang", urls: replicas.map((r) => r.url), probeIntervalMs: 200, requestTimeoutMs: 20_000 });
+  local = await startLocalReplicas({ modelDir: A, count: 2, slots: 32, kernels: "reference" });
+  sg = await createRemoteEnginePool({ dialect: "sglang", urls: local.urls, probeIntervalMs: 200, requestTimeoutMs: 20_000 });
 }, 90_000);
 
 afterAll(async () => {
   await sg?.close();
-  await Promise.all(replicas.map((r) => stop(r)));
+  await local?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -140,23 +109,23 @@ describe("SGLang dialect", () => {
     const pending = ps.map((p) => sg.generate(greedy(p, 60)));
     await new Promise((r) => setTimeout(r, 20));
     expect(sg.stats[0].inFlight).toBeGreaterThan(0);
-    await stop(replicas[0], "SIGKILL");
+    await local.kill(0);
     const got = await Promise.all(pending);
     expect(got).toHaveLength(24);
     expect(sg.stats[0].up).toBe(false);
     expectSameTokens(got, await greedyOn(A, ps, 60)); // each answer is its own prompt's, whole
     expect(got.every((r) => r.policyVersions.join() === "2")).toBe(true);
 
-    replicas[0] = await startReplica(replicas[0].port); // restarts on its initial weights (A, version 0)
+    await local.restart(0); // on its port, with its initial weights (A, version 0)
     await expect.poll(() => sg.stats[0].up, { timeout: 20_000, interval: 100 }).toBe(true);
-    const info = (await (await fetch(`${replicas[0].url}/get_model_info`)).json()) as { weight_version: string };
+    const info = (await (await fetch(`${local.urls[0]}/get_model_info`)).json()) as { weight_version: string };
     expect(info.weight_version).toBe("2"); // the pool re-pushed its weights before routing to it
   }, 90_000);
 });
 
 describe("vLLM dialect", () => {
   it("generates token in / token out over the same servers and syncs weights through the dev-mode calls", async () => {
-    const vl = await createRemoteEnginePool({ dialect: "vllm", urls: replicas.map((r) => `${r.url}/v1`), initialVersion: 5 });
+    const vl = await createRemoteEnginePool({ dialect: "vllm", urls: local.urls.map((u) => `${u}/v1`), initialVersion: 5 });
     try {
       expect(vl.maxModelLen).toBe(256);
       const ps = prompts(8, 4);

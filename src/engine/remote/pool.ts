@@ -132,6 +132,12 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
   private readonly closeController = new AbortController();
   /** duration of the last weight update (pause → load → resume on every replica), ms */
   lastRefitMs = 0;
+  /**
+   * Answered requests, the time their answering attempt took as seen here, and the servers' own
+   * time on them where the server reports it (SGLang's e2e_latency): the difference is the remote
+   * path's overhead (HTTP, JSON, routing), bench:remote-engine's figure.
+   */
+  readonly timing = { requests: 0, clientMs: 0, timedRequests: 0, timedClientMs: 0, serverMs: 0 };
 
   constructor(
     clients: readonly ReplicaClient[],
@@ -191,6 +197,7 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
       if (!replica) return abortedResult(request, this.version);
       const v0 = this.version;
       replica.inFlight++;
+      const t0 = performance.now();
       let out: ReplicaGeneration;
       try {
         out = await replica.client.generate(request, { signal, timeoutMs: this.opts.requestTimeoutMs ?? 300_000, sessionKey: options.sessionKey });
@@ -229,7 +236,15 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
       }
       replica.completed++;
       replica.cachedPromptTokens += out.cachedPromptTokens ?? 0;
-      const { reportedVersions: _, ...result } = out;
+      const ms = performance.now() - t0;
+      this.timing.requests++;
+      this.timing.clientMs += ms;
+      if (out.serverMs !== undefined) {
+        this.timing.timedRequests++;
+        this.timing.timedClientMs += ms;
+        this.timing.serverMs += out.serverMs;
+      }
+      const { reportedVersions: _, serverMs: __, ...result } = out;
       return { ...result, policyVersion: versions[0], policyVersions: versions };
     }
   }

@@ -29,6 +29,8 @@ export interface ReplicaGeneration {
    * the pool sets to its version numbers); absent when the server does not say (vLLM).
    */
   reportedVersions?: number[];
+  /** the server's own time on the request, ms (SGLang's meta_info.e2e_latency), when it says */
+  serverMs?: number;
 }
 
 export interface ReplicaClient {

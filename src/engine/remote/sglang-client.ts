@@ -106,6 +106,7 @@ export class SglangClient implements ReplicaClient {
     const finishReason = finishOf(c, meta.finish_reason);
     const cached = meta.cached_tokens;
     const reportedVersions = versionsOf(meta);
+    const e2e = meta.e2e_latency;
     return {
       promptTokenIds: [...request.promptTokenIds],
       generationTokenIds: tokens,
@@ -114,6 +115,7 @@ export class SglangClient implements ReplicaClient {
       finishReason,
       ...(cached !== undefined && cached !== null ? { cachedPromptTokens: c.int(cached, "meta_info.cached_tokens") } : {}),
       ...(reportedVersions ? { reportedVersions } : {}),
+      ...(typeof e2e === "number" && e2e >= 0 ? { serverMs: e2e * 1000 } : {}),
     };
   }
 
