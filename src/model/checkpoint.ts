@@ -72,6 +72,14 @@ export function modelSourceDir(model: Model): string | undefined {
   return sourceDirs.get(model);
 }
 
+/**
+ * Marks `model` as coming from `dir` (a model built over another's weights, e.g. on a shared
+ * buffer), so that saving it carries `dir`'s tokenizer and template along.
+ */
+export function setModelSourceDir(model: Model, dir: string): void {
+  sourceDirs.set(model, dir);
+}
+
 export interface SaveOptions {
   /** Copy HF_AUX_FILES present there into the checkpoint; default: the directory the model was loaded from; null: none. */
   auxFrom?: string | null;

@@ -4,7 +4,7 @@
  * between two decode steps, and the engine resumes under version + 1 (no copy, no file).
  */
 import { allocSharedParams, createEmbeddedEngine } from "../../engine/index.ts";
-import type { LoadedCheckpoint as Checkpoint } from "../../model/checkpoint.ts";
+import { modelSourceDir, setModelSourceDir, type LoadedCheckpoint as Checkpoint } from "../../model/checkpoint.ts";
 import { Model } from "../../model/model.ts";
 import type { Kernels } from "../../tensor/kernels.ts";
 import type { Recipe } from "../recipe.ts";
@@ -34,6 +34,9 @@ export async function colocatedBackend(recipe: Recipe, ck: Checkpoint, kernels: 
   const shared = allocSharedParams(ck.model.numParams);
   shared.set(ck.model.params.flat);
   const model = new Model(ck.model.config, { kernels, params: shared });
+  // checkpoints the run writes carry the init directory's tokenizer and template (complete HF dirs)
+  const source = modelSourceDir(ck.model);
+  if (source) setModelSourceDir(model, source);
   const engine = await createEmbeddedEngine({
     config: ck.model.config,
     sharedParams: shared,

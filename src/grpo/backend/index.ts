@@ -11,9 +11,7 @@ import { join, resolve } from "node:path";
 import { createEmbeddedEngine, type UpdatableGenerationEngine } from "../../engine/index.ts";
 import { createRemoteEnginePool } from "../../engine/remote/index.ts";
 import { loadCheckpoint, type LoadedCheckpoint } from "../../model/checkpoint.ts";
-import { Model } from "../../model/model.ts";
 import { getKernels } from "../../tensor/index.ts";
-import type { Kernels } from "../../tensor/kernels.ts";
 import { loadChatFormat } from "../../tokenizer/index.ts";
 import type { Recipe } from "../recipe.ts";
 import { TorchTrainer } from "../torch-trainer/index.ts";
@@ -44,7 +42,7 @@ function runLog(runDir: string, name: string): (source: string, line: string) =>
   return (source, line) => appendFileSync(path, `${source} ${line}\n`);
 }
 
-async function startTrainer(recipe: Recipe, opts: BackendOptions, ck: () => LoadedCheckpoint, kernels: Kernels): Promise<PolicyTrainer> {
+async function startTrainer(recipe: Recipe, opts: BackendOptions, ck: () => LoadedCheckpoint): Promise<PolicyTrainer> {
   if (recipe.trainer.backend === "torch") {
     const t = recipe.trainer.torch;
     const log = runLog(opts.runDir, "torch-worker.log");
@@ -67,7 +65,7 @@ async function startTrainer(recipe: Recipe, opts: BackendOptions, ck: () => Load
   }
   const c = ck();
   const trainer = new EmbeddedTrainer({
-    model: new Model(c.model.config, { kernels, params: c.model.params.flat as Float32Array }),
+    model: c.model,
     optimizer: (opts.restoreOptimizer && c.optimizer) || undefined,
     adamw: adamwOf(recipe),
     microBatchTokens: recipe.policy.train_micro_batch_tokens,
@@ -132,7 +130,7 @@ export async function createPolicyBackend(recipe: Recipe, opts: BackendOptions):
   const engine = await startEngine(recipe, opts, chat);
   let trainer: PolicyTrainer;
   try {
-    trainer = await startTrainer(recipe, opts, ck, kernels);
+    trainer = await startTrainer(recipe, opts, ck);
   } catch (e) {
     await engine.close();
     throw e;
