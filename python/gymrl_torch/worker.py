@@ -1,12 +1,12 @@
-"""One rank of the PyTorch trainer: the model (DDP-wrapped when there are several ranks), the
-optimizer, and the commands every rank executes in the same order (rank 0 receives them over HTTP
+"""One rank of the PyTorch trainer: the model (DDP-wrapped when there are several ranks, or sharded
+by FSDP2 with --strategy fsdp), the optimizer, and the commands every rank executes in the same order (rank 0 receives them over HTTP
 and broadcasts them; the other ranks loop on the broadcast).
 
 Data parallelism over the global batch: every rank gets the whole batch, computes the GLOBAL valid
 token and sequence counts from it, and trains on its own contiguous share of the sequences. Each
 rank's loss is normalised by the global counts, so the ranks' losses add up to the batch's loss;
-DDP averages gradients over the W ranks, so each rank backpropagates W · loss and the synced
-gradient is the sum. N ranks therefore take the same step as one.
+DDP (and FSDP's reduce-scatter) averages gradients over the W ranks, so each rank backpropagates
+W · loss and the synced gradient is the sum. N ranks therefore take the same step as one.
 """
 import logging
 import math
@@ -72,7 +72,7 @@ class Worker:
 
     def _set_state(self, tensors, optimizer):
         """Rank 0's weights (and optimizer moments and step, when it has them) into every rank, one
-        whole tensor at a time (a sharded rank keeps its shard of it). Rank 0 has checked shapes."""
+        whole tensor at a time (a sharded rank keeps its shard of it). Rank 0 checks the shapes first."""
         d = self.d
         if d.rank == 0:
             ckpt.check_tensors(self.shapes, tensors, optimizer[2] if optimizer is not None else None)
