@@ -1,13 +1,15 @@
 /**
  * The PyTorch worker against the embedded trainer, with real child processes (the system Python's
  * torch): same weights and batch → the same per-token logprobs (1e-4), the same loss and flattened
- * gradient (1e-4 relative), the same AdamW step; DDP over 2 ranks takes the same step as 1 rank;
+ * gradient (1e-4 relative), the same AdamW step; an engine refitted from the worker's export samples
+ * with the worker's logprobs; DDP over 2 ranks takes the same step as 1 rank;
  * checkpoints cross between the two trainers; a bad control request gets a 4xx and the worker keeps
  * serving; a killed rank fails the next call at once, naming the rank. Skipped where no interpreter
  * imports torch (Debian: apt-get install python3-torch).
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createEmbeddedEngine } from "../../engine/index.ts";
 import { loadCheckpoint, loadModel } from "../../model/checkpoint.ts";
 import { Model } from "../../model/model.ts";
 import { getKernels } from "../../tensor/index.ts";
@@ -153,6 +155,21 @@ describe.skipIf(!python)("torch worker vs the embedded trainer", () => {
     await Promise.all([e.trainStep(batch, LOSS, { lr: 1e-3 }), one.trainStep(batch, LOSS, { lr: 1e-3 })]);
     const w = loadModel(await one.exportCheckpoint(join(tmpDir(), "x")), { kernels }).params.flat;
     expect(maxAbsDiff(w, e.model.params.flat)).toBeLessThan(1e-5);
+  });
+
+  test("refit through a file: the engine, loaded from the worker's export, samples with the worker's logprobs (1e-4)", async () => {
+    const engine = await createEmbeddedEngine({ modelDir: init.dir, slots: 2, thread: "main" });
+    try {
+      const dir = await one.exportCheckpoint(join(tmpDir(), "refit"));
+      expect(await engine.updateWeights({ kind: "checkpoint", dir })).toBe(1);
+      const prompt = [3, 5, 8, 13, 21];
+      const r = await engine.generate({ promptTokenIds: prompt, sampling: { temperature: T, topP: 1, topK: 0, seed: 3 }, maxTokens: 10, stopTokenIds: [] });
+      const tokens = Int32Array.from([...prompt, ...r.generationTokenIds]);
+      const got = await one.logprobs({ tokens, seqOffsets: Int32Array.from([0, tokens.length]) });
+      expect(maxAbsDiff(got.logprobs.subarray(prompt.length), r.generationLogProbs)).toBeLessThan(1e-4);
+    } finally {
+      await engine.close();
+    }
   });
 
   test("bad control requests get a 4xx JSON error naming the field, and the worker keeps serving", async () => {
