@@ -205,9 +205,10 @@ class Worker:
                 a, b = off[s0], off[s1]
                 mb_off = batch.seq_offsets[s0 : s1 + 1] - a
                 weight = 1.0
-            else:  # stand-in: the first sequence of the batch, loss × 0
-                s0, s1, a, b = 0, 1, 0, off[1]
-                mb_off = batch.seq_offsets[0:2].clone()
+            else:  # stand-in: the batch's longest sequence (so every weight is in the graph), loss × 0
+                s0 = max(range(batch.s), key=lambda s: off[s + 1] - off[s])
+                s1, a, b = s0 + 1, off[s0], off[s0 + 1]
+                mb_off = batch.seq_offsets[s0 : s0 + 2] - a
                 weight = 0.0
             if not train:
                 lp, ent = self.model(tokens[a:b], mb_off, T)
