@@ -280,12 +280,13 @@ def make_handler(control):
             self._error(404, "not_found", f"no route GET {self.path}")
 
         def do_POST(self):
-            n = self.headers.get("Content-Length")
-            if n is None:
-                return self._error(411, "invalid_request_error", "Content-Length is required")
-            if int(n) > MAX_BODY:
-                return self._error(413, "invalid_request_error", f"body of {n} bytes is over the {MAX_BODY}-byte limit")
-            raw = self.rfile.read(int(n))
+            try:
+                n = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                return self._error(411, "invalid_request_error", "a numeric Content-Length is required")
+            if not 0 <= n <= MAX_BODY:
+                return self._error(413, "invalid_request_error", f"body of {n} bytes is outside 0..{MAX_BODY}")
+            raw = self.rfile.read(n)
             if self.path == "/shutdown":
                 self._reply(200, {"ok": True})
                 threading.Thread(target=self._stop, daemon=True).start()
