@@ -283,8 +283,10 @@ def make_handler(control):
             try:
                 n = int(self.headers.get("Content-Length", ""))
             except ValueError:
+                self.close_connection = True  # the unread body must not be taken for the next request
                 return self._error(411, "invalid_request_error", "a numeric Content-Length is required")
             if not 0 <= n <= MAX_BODY:
+                self.close_connection = True
                 return self._error(413, "invalid_request_error", f"body of {n} bytes is outside 0..{MAX_BODY}")
             raw = self.rfile.read(n)
             if self.path == "/shutdown":
