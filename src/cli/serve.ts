@@ -1,6 +1,7 @@
 /** `gymrl serve`: the OpenAI-compatible server over the embedded engine. */
 import { defineCommand } from "citty";
 import { serve } from "../server/serve.ts";
+import { reportingModelDirErrors } from "./model-dir-errors.ts";
 import type { SamplingProfile } from "../server/sampling.ts";
 
 export default defineCommand({
@@ -31,7 +32,7 @@ export default defineCommand({
     if (args["random-init"]) {
       console.error("gymrl serve: --random-init: serving randomly initialised weights; outputs are noise (protocol tests only)");
     }
-    const running = await serve({
+    const running = await reportingModelDirErrors("serve", () => serve({
       modelDir: args.model,
       randomInit: args["random-init"],
       host: args.host,
@@ -43,7 +44,7 @@ export default defineCommand({
       kernels: kernelsArg(args.kernels),
       samplingProfiles: args["sampling-profile"] ? parseProfiles(args["sampling-profile"]) : undefined,
       seed: optionalInt(args.seed, "--seed"),
-    });
+    }));
     console.error(`gymrl serve: model ${running.modelName}, max_model_len ${running.engine.maxModelLen}, kernels ${running.engine.kernels}`);
     console.log(`${running.baseUrl}/v1`);
     const stop = () => {

@@ -4,6 +4,7 @@
  */
 import { defineCommand } from "citty";
 import { runSft } from "../sft/index.ts";
+import { reportingModelDirErrors } from "./model-dir-errors.ts";
 
 const sftCommand = defineCommand({
   meta: { name: "sft", description: "Supervised fine-tuning on chat conversations (loss on assistant tokens)" },
@@ -18,15 +19,15 @@ const sftCommand = defineCommand({
     resume: { type: "boolean", description: "with --init: restore optimizer state and step, continue to train.steps" },
     steps: { type: "string", description: "override train.steps" },
   },
-  run({ args }) {
-    runSft({
+  async run({ args }) {
+    await reportingModelDirErrors("sft", () => runSft({
       data: args.data,
       config: args.config,
       out: args.out,
       init: args.init,
       resume: args.resume,
       steps: args.steps ? Number(args.steps) : undefined,
-    });
+    }));
   },
 });
 

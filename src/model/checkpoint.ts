@@ -8,14 +8,19 @@
  * A model loaded from a directory remembers it: saving it copies that directory's tokenizer, chat
  * template and generation config (HF_AUX_FILES), so what gymrl writes loads wherever HF checkpoints do.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Kernels } from "../tensor/kernels.ts";
-import { configToJson, parseModelConfig } from "./config.ts";
+import { configToJson, dimsOf, type ModelConfig, parseModelConfig } from "./config.ts";
 import { Model } from "./model.ts";
 import { AdamW, type AdamWConfig } from "./optimizer.ts";
-import type { DType } from "./params.ts";
+import { type DType, paramSpecs } from "./params.ts";
 import { type TensorInfo, parseSafetensors, readFloatTensor, serializeSafetensors } from "./safetensors.ts";
+
+/** A model directory that cannot be loaded; the message names the file and the field at fault. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
 
 export interface TrainerState {
   step: number;
@@ -135,32 +140,60 @@ export function saveCheckpoint(dir: string, model: Model, optimizer?: AdamW, sta
   }
 }
 
-/** Every tensor of a checkpoint directory (model.safetensors, or the shards of an index), with the file holding it. */
-function readModelTensors(dir: string): Map<string, TensorInfo & { file: string }> {
-  const all = new Map<string, TensorInfo & { file: string }>();
-  const read = (file: string) => {
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new Error(`${path}: missing (named by model.safetensors.index.json)`);
-    let tensors: Map<string, TensorInfo>;
-    try {
-      tensors = parseSafetensors(readFileSync(path)).tensors;
-    } catch (e) {
-      throw new Error(`${path}: not a safetensors file: ${(e as Error).message}`);
-    }
-    for (const [name, t] of tensors) all.set(name, { ...t, file });
-  };
-  if (existsSync(join(dir, "model.safetensors"))) {
-    read("model.safetensors");
-    return all;
-  }
+/** The weight files of a model directory: model.safetensors, or the shards model.safetensors.index.json names. */
+function weightFiles(dir: string): { files: string[]; named: string } {
+  if (existsSync(join(dir, "model.safetensors"))) return { files: ["model.safetensors"], named: "model.safetensors" };
   const indexPath = join(dir, "model.safetensors.index.json");
-  if (!existsSync(indexPath)) throw new Error(`${dir}: missing model.safetensors (and no model.safetensors.index.json for shards)`);
-  const index = readJson(indexPath) as { weight_map?: unknown };
-  const map = index.weight_map;
+  if (!existsSync(indexPath)) throw new CheckpointError(`${dir}: missing model.safetensors (and no model.safetensors.index.json for shards)`);
+  const map = (readJson(indexPath) as { weight_map?: unknown }).weight_map;
   if (typeof map !== "object" || map === null || Object.values(map).some((f) => typeof f !== "string")) {
-    throw new Error(`${indexPath}: weight_map must map tensor names to shard file names`);
+    throw new CheckpointError(`${indexPath}: weight_map must map tensor names to shard file names`);
   }
-  for (const shard of new Set(Object.values(map as Record<string, string>))) read(shard);
+  const files = [...new Set(Object.values(map as Record<string, string>))];
+  for (const f of files) if (!existsSync(join(dir, f))) throw new CheckpointError(`${join(dir, f)}: missing (named by model.safetensors.index.json weight_map)`);
+  return { files, named: "model.safetensors.index.json" };
+}
+
+/** Name → dtype and shape of every tensor, from the files' headers alone (a few KB read per file). */
+function readTensorHeaders(dir: string, files: string[]): Map<string, { dtype: string; shape: number[]; file: string }> {
+  const out = new Map<string, { dtype: string; shape: number[]; file: string }>();
+  for (const file of files) {
+    const path = join(dir, file);
+    const fd = openSync(path, "r");
+    try {
+      const len = Buffer.alloc(8);
+      if (readSync(fd, len, 0, 8, 0) !== 8) throw new CheckpointError(`${path}: not a safetensors file (shorter than 8 bytes)`);
+      const n = Number(len.readBigUInt64LE(0));
+      if (n > 100_000_000) throw new CheckpointError(`${path}: not a safetensors file (header length ${n})`);
+      const head = Buffer.alloc(n);
+      if (readSync(fd, head, 0, n, 8) !== n) throw new CheckpointError(`${path}: not a safetensors file (header runs past the end)`);
+      let header: Record<string, { dtype?: string; shape?: number[] }>;
+      try {
+        header = JSON.parse(head.toString("utf8")) as typeof header;
+      } catch (e) {
+        throw new CheckpointError(`${path}: not a safetensors file (header is not JSON: ${(e as Error).message})`);
+      }
+      for (const [name, t] of Object.entries(header)) {
+        if (name !== "__metadata__") out.set(name, { dtype: String(t.dtype), shape: t.shape ?? [], file });
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/** Every tensor of a model directory with its data, keyed by name. */
+function readModelTensors(dir: string, files: string[]): Map<string, TensorInfo> {
+  const all = new Map<string, TensorInfo>();
+  for (const file of files) {
+    const path = join(dir, file);
+    try {
+      for (const [name, t] of parseSafetensors(readFileSync(path)).tensors) all.set(name, t);
+    } catch (e) {
+      throw new CheckpointError(`${path}: not a safetensors file: ${(e as Error).message}`);
+    }
+  }
   return all;
 }
 
@@ -168,7 +201,7 @@ function readJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
   }
 }
 
@@ -192,30 +225,47 @@ export interface LoadOptions {
 
 /** Loads a model from a gymrl or Hugging Face checkpoint directory. */
 export function loadModel(dir: string, opts: LoadOptions): Model {
+  const { config, files } = inspectModelDir(dir);
+  const tensors = readModelTensors(dir, files);
+  const model = new Model(config, { kernels: opts.kernels, dtype: opts.dtype ?? "float32" });
+  const flat = model.params.flat;
+  for (const s of model.specs) readFloatTensor(tensors.get(s.name)!, flat.subarray(s.offset, s.offset + s.size));
+  sourceDirs.set(model, dir);
+  return model;
+}
+
+/**
+ * Checks a model directory the way loadModel would, from config.json and the weights' headers only
+ * (no tensor data is read): a missing file, an invalid or unsupported config, a missing tensor, a
+ * shape that contradicts config.json or a dtype that is not a float each throw a CheckpointError
+ * naming the file and field. Returns the parsed config.
+ */
+export function checkModelDir(dir: string): ModelConfig {
+  return inspectModelDir(dir).config;
+}
+
+function inspectModelDir(dir: string): { config: ModelConfig; files: string[] } {
   const configPath = join(dir, "config.json");
-  if (!existsSync(configPath)) throw new Error(`${configPath}: missing (a model directory needs config.json)`);
-  let config;
+  if (!existsSync(configPath)) throw new CheckpointError(`${configPath}: missing (a model directory needs config.json)`);
+  let config: ModelConfig;
   try {
     config = parseModelConfig(readJson(configPath));
   } catch (e) {
-    throw new Error(`${configPath}: ${(e as Error).message}`);
+    throw new CheckpointError(`${configPath}: ${(e as Error).message}`);
   }
-  const tensors = readModelTensors(dir);
-  const model = new Model(config, { kernels: opts.kernels, dtype: opts.dtype ?? "float32" });
-  const flat = model.params.flat;
-  const weights = existsSync(join(dir, "model.safetensors")) ? "model.safetensors" : "model.safetensors.index.json";
-  for (const s of model.specs) {
-    const t = tensors.get(s.name);
-    if (!t) throw new Error(`${join(dir, weights)}: no tensor ${s.name}, which config.json (model_type ${config.model_type}) needs`);
-    if (t.shape.length !== s.shape.length || t.shape.some((x, i) => x !== s.shape[i]))
-      throw new Error(
-        `${join(dir, t.file)}: tensor ${s.name} has shape [${t.shape}], but config.json ${shapeFields(s.name)} gives [${s.shape}]`,
-      );
-    if (!["F32", "F64", "BF16", "F16"].includes(t.dtype)) throw new Error(`${join(dir, t.file)}: tensor ${s.name} has dtype ${t.dtype}; weights must be F32, BF16, F16 or F64`);
-    readFloatTensor(t, flat.subarray(s.offset, s.offset + s.size));
+  const { files, named } = weightFiles(dir);
+  const headers = readTensorHeaders(dir, files);
+  for (const s of paramSpecs(dimsOf(config))) {
+    const t = headers.get(s.name);
+    if (!t) throw new CheckpointError(`${join(dir, named)}: no tensor ${s.name}, which config.json (model_type ${config.model_type}) needs`);
+    if (t.shape.length !== s.shape.length || t.shape.some((x, i) => x !== s.shape[i])) {
+      throw new CheckpointError(`${join(dir, t.file)}: tensor ${s.name} has shape [${t.shape}], but config.json ${shapeFields(s.name)} gives [${s.shape}]`);
+    }
+    if (!["F32", "F64", "BF16", "F16"].includes(t.dtype)) {
+      throw new CheckpointError(`${join(dir, t.file)}: tensor ${s.name} has dtype ${t.dtype}; weights must be F32, BF16, F16 or F64`);
+    }
   }
-  sourceDirs.set(model, dir);
-  return model;
+  return { config, files };
 }
 
 export interface LoadedCheckpoint {

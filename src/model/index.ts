@@ -12,12 +12,18 @@ export { AdamW, type AdamWConfig, type LrSchedule, type StepStats, defaultAdamW,
 export { type DType, type ParamKind, type ParamSpec, type ParamTensors, allocFloat } from "./params.ts";
 export { Rng } from "./rng.ts";
 export {
+  CheckpointError,
+  HF_AUX_FILES,
   type LoadOptions,
   type LoadedCheckpoint,
+  type SaveOptions,
   type TrainerState,
+  checkModelDir,
   loadCheckpoint,
   loadModel,
+  modelSourceDir,
   saveCheckpoint,
+  setModelSourceDir,
 } from "./checkpoint.ts";
 export { parseSafetensors, readFloatTensor, serializeSafetensors } from "./safetensors.ts";
 export { type SftExample, type SftHyper, type StepMetrics, evalLoss, packExamples, trainSft } from "./sft.ts";

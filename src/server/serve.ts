@@ -5,6 +5,7 @@
  * weights use the bundled Qwen3 files.
  */
 import { createEmbeddedEngine, type EmbeddedEngine, type KernelPreference } from "../engine/index.ts";
+import { checkModelDir } from "../model/checkpoint.ts";
 import { demoConfigFor } from "../model/default-config.ts";
 import { buildVocabMap } from "../model/vocab.ts";
 import { loadChatFormat, type ChatFormat, type Tokenizer } from "../tokenizer/index.ts";
@@ -42,7 +43,10 @@ export interface RunningServe {
 
 export async function serve(opts: ServeOptions): Promise<RunningServe> {
   if (!opts.modelDir === !opts.randomInit) throw new Error("serve needs exactly one of modelDir and randomInit");
+  // Both checks run here, before the engine's worker starts: a broken directory fails with one
+  // error naming the file and field (the weights are read by the worker).
   const format = loadChatFormat(opts.modelDir);
+  if (opts.modelDir) checkModelDir(opts.modelDir);
   const { tokenizer, stopTokenIds } = format;
   const common = {
     maxModelLen: opts.maxModelLen,

@@ -1,0 +1,16 @@
+/** A broken model directory is the user's to fix: one line naming the file and field, no stack. */
+import { CheckpointError } from "../model/index.ts";
+import { TokenizerError } from "../tokenizer/index.ts";
+
+/** Runs `fn`; a TokenizerError or CheckpointError prints `gymrl <command>: <message>` and exits 1. */
+export async function reportingModelDirErrors<T>(command: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof TokenizerError || e instanceof CheckpointError) {
+      console.error(`gymrl ${command}: ${e.message}`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
