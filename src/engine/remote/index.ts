@@ -11,3 +11,4 @@ export { normalizeBaseUrl } from "./replica.ts";
 export { SglangClient, type SglangClientOptions } from "./sglang-client.ts";
 export { VllmClient, type VllmClientOptions } from "./vllm-client.ts";
 export { startLocalReplicas, type LocalReplica, type LocalReplicaOptions, type LocalReplicas } from "./local-replicas.ts";
+export { startRemoteEngine, type RemoteEngineSpec, type RunningRemoteEngine } from "./start.ts";

@@ -12,25 +12,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GenerateRequest, GenerateResult } from "../types.ts";
-import { startLocalReplicas, type LocalReplicas } from "./local-replicas.ts";
+import type { LocalReplicas } from "./local-replicas.ts";
 import { createRemoteEnginePool, type RemoteEnginePool } from "./pool.ts";
+import { startRemoteEngine, type RunningRemoteEngine } from "./start.ts";
 import { greedyOn, TINY_IDS, writeTinyCheckpoint } from "./testing.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "gymrl-pool-"));
 const A = writeTinyCheckpoint(join(tmp, "A"), 11);
 const B = writeTinyCheckpoint(join(tmp, "B"), 12);
 
+let running: RunningRemoteEngine;
 let local: LocalReplicas;
 let sg: RemoteEnginePool;
 
 beforeAll(async () => {
-  local = await startLocalReplicas({ modelDir: A, count: 2, slots: 32, kernels: "reference" });
-  sg = await createRemoteEnginePool({ dialect: "sglang", urls: local.urls, probeIntervalMs: 200, requestTimeoutMs: 20_000 });
+  // as a recipe's `generation: {backend: sglang, replicas: 2}` with no URLs starts it
+  running = await startRemoteEngine({ dialect: "sglang", urls: [], replicas: 2, modelDir: A, slots: 32, kernels: "reference", requestTimeoutS: 20, pool: { probeIntervalMs: 200 } });
+  [sg, local] = [running.engine, running.local!];
+  expect(running.label).toMatch(/^sglang pool of 2 local gymrl serve replicas \(http:\/\/127\.0\.0\.1:\d+, http/);
 }, 90_000);
 
 afterAll(async () => {
-  await sg?.close();
-  await local?.stop();
+  await running?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
