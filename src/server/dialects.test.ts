@@ -54,13 +54,15 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 async function post(path: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(srv.baseUrl + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   const isJson = res.headers.get("content-type")?.includes("json") ?? false;
-  return { status: res.status, text, json: isJson && text ? (JSON.parse(text) as Record<string, any>) : undefined };
+  return { status: res.status, text, json: isJson && text ? (JSON.parse(text) as Json) : undefined };
 }
-const get = async (path: string) => (await fetch(srv.baseUrl + path)).json() as Promise<Record<string, any>>;
+const get = async (path: string) => (await fetch(srv.baseUrl + path)).json() as Promise<Json>;
 
 const generateBody = (maxNew = 6) => ({ input_ids: prompt, sampling_params: { temperature: 0, max_new_tokens: maxNew }, return_logprob: true });
 

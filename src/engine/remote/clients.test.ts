@@ -54,9 +54,12 @@ async function failure(p: Promise<unknown>): Promise<RemoteEngineError> {
   return e as RemoteEngineError;
 }
 
+/** A JSON answer a test spoils in place. */
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 describe("vLLM client", () => {
   const client = () => new VllmClient(url, { modelName: "m" });
-  const good = () => ({
+  const good = (): Json => ({
     choices: [
       {
         index: 0,
@@ -94,13 +97,13 @@ describe("vLLM client", () => {
   });
 
   it.each([
-    ["missing token ids", (b: any) => delete b.choices[0].token_ids, "choices[0].token_ids is missing"],
-    ["a logprob list of the wrong length", (b: any) => b.choices[0].logprobs.token_logprobs.pop(), "choices[0].logprobs.token_logprobs has 1 entries but choices[0].token_ids has 2"],
-    ["logprob names that disagree with the ids", (b: any) => (b.choices[0].logprobs.tokens[1] = "token_id:3"), "choices[0].logprobs.tokens[1]"],
-    ["a prompt other than the one sent", (b: any) => (b.choices[0].prompt_token_ids = [5, 7]), "choices[0].prompt_token_ids differs from the prompt sent"],
-    ["a positive logprob", (b: any) => (b.choices[0].logprobs.token_logprobs[0] = 0.5), "not a log-probability"],
-    ["an unknown finish reason", (b: any) => (b.choices[0].finish_reason = "tool_calls"), "choices[0].finish_reason"],
-    ["more tokens than asked for", (b: any) => (b.choices[0].token_ids = [1, 1, 1, 1, 1]), "more than max_tokens"],
+    ["missing token ids", (b: Json) => delete b.choices[0].token_ids, "choices[0].token_ids is missing"],
+    ["a logprob list of the wrong length", (b: Json) => b.choices[0].logprobs.token_logprobs.pop(), "choices[0].logprobs.token_logprobs has 1 entries but choices[0].token_ids has 2"],
+    ["logprob names that disagree with the ids", (b: Json) => (b.choices[0].logprobs.tokens[1] = "token_id:3"), "choices[0].logprobs.tokens[1]"],
+    ["a prompt other than the one sent", (b: Json) => (b.choices[0].prompt_token_ids = [5, 7]), "choices[0].prompt_token_ids differs from the prompt sent"],
+    ["a positive logprob", (b: Json) => (b.choices[0].logprobs.token_logprobs[0] = 0.5), "not a log-probability"],
+    ["an unknown finish reason", (b: Json) => (b.choices[0].finish_reason = "tool_calls"), "choices[0].finish_reason"],
+    ["more tokens than asked for", (b: Json) => (b.choices[0].token_ids = [1, 1, 1, 1, 1]), "more than max_tokens"],
   ])("refuses an answer with %s, naming the replica and the field", async (_, spoil, message) => {
     const b = good();
     spoil(b);
@@ -152,7 +155,7 @@ describe("vLLM client", () => {
 
 describe("SGLang client", () => {
   const client = () => new SglangClient(url);
-  const good = () => ({
+  const good = (): Json => ({
     text: "..",
     output_ids: [13, 17],
     meta_info: {
@@ -193,12 +196,12 @@ describe("SGLang client", () => {
   });
 
   it.each([
-    ["no output_ids", (b: any) => delete b.output_ids, "output_ids is missing"],
-    ["no meta_info", (b: any) => delete b.meta_info, "meta_info is missing"],
-    ["a logprob triple for another token", (b: any) => (b.meta_info.output_token_logprobs[1][1] = 19), "meta_info.output_token_logprobs[1][1] is token 19 but output_ids[1] is 17"],
-    ["too few logprobs", (b: any) => b.meta_info.output_token_logprobs.pop(), "meta_info.output_token_logprobs has 1 entries but output_ids has 2"],
-    ["a prompt count other than the prompt's", (b: any) => (b.meta_info.prompt_tokens = 2), "meta_info.prompt_tokens is 2"],
-    ["a finish reason that is not an object", (b: any) => (b.meta_info.finish_reason = "length"), "meta_info.finish_reason"],
+    ["no output_ids", (b: Json) => delete b.output_ids, "output_ids is missing"],
+    ["no meta_info", (b: Json) => delete b.meta_info, "meta_info is missing"],
+    ["a logprob triple for another token", (b: Json) => (b.meta_info.output_token_logprobs[1][1] = 19), "meta_info.output_token_logprobs[1][1] is token 19 but output_ids[1] is 17"],
+    ["too few logprobs", (b: Json) => b.meta_info.output_token_logprobs.pop(), "meta_info.output_token_logprobs has 1 entries but output_ids has 2"],
+    ["a prompt count other than the prompt's", (b: Json) => (b.meta_info.prompt_tokens = 2), "meta_info.prompt_tokens is 2"],
+    ["a finish reason that is not an object", (b: Json) => (b.meta_info.finish_reason = "length"), "meta_info.finish_reason"],
   ])("refuses an answer with %s", async (_, spoil, message) => {
     const b = good();
     spoil(b);
