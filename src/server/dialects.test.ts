@@ -18,9 +18,10 @@ const A = writeTinyCheckpoint(join(tmp, "A"), 1);
 const B = writeTinyCheckpoint(join(tmp, "B"), 2);
 const prompt = [TINY_IDS[1], TINY_IDS[4], TINY_IDS[2]];
 
-/** The embedded engine, recording the session key each request carried. */
+/** The embedded engine, recording the session key each request carried; `hold` parks requests before they start. */
 class Recording implements UpdatableGenerationEngine {
   keys: Array<string | undefined> = [];
+  hold: Promise<void> | null = null;
   constructor(readonly inner: EmbeddedEngine) {}
   get maxModelLen() {
     return this.inner.maxModelLen;
@@ -28,8 +29,9 @@ class Recording implements UpdatableGenerationEngine {
   get policyVersion() {
     return this.inner.policyVersion;
   }
-  generate(r: GenerateRequest, o: GenerateOptions = {}) {
+  async generate(r: GenerateRequest, o: GenerateOptions = {}) {
     this.keys.push(o.sessionKey);
+    if (this.hold) await this.hold;
     return this.inner.generate(r, o);
   }
   updateWeights(u: WeightUpdate | Float32Array) {
@@ -123,12 +125,25 @@ describe("SGLang weight updates and pause", () => {
     await post("/continue_generation");
     expect((await held).json!.meta_info.finish_reason.type).toBe("length");
 
-    const long = post("/generate", generateBody(200));
-    await new Promise((r) => setTimeout(r, 20));
-    await post("/pause_generation", { mode: "abort" });
-    const aborted = await long;
+    /** Sends a request, and pauses in abort mode once the engine has it in flight. */
+    const abortedInFlight = async (path: string, body: unknown) => {
+      let release!: () => void;
+      engine.hold = new Promise<void>((r) => (release = r));
+      const seen = engine.keys.length;
+      const answer = post(path, body);
+      await expect.poll(() => engine.keys.length).toBe(seen + 1);
+      await post("/pause_generation", { mode: "abort" });
+      engine.hold = null;
+      release();
+      const r = await answer;
+      await post("/continue_generation");
+      return r;
+    };
+    const aborted = await abortedInFlight("/generate", generateBody(200));
     expect(aborted.json!.meta_info.finish_reason.type).toBe("abort");
-    await post("/continue_generation");
+    // on the OpenAI routes an aborted generation is a retryable error, not a short "finished" answer
+    const c = await abortedInFlight("/v1/completions", { prompt, max_tokens: 200, temperature: 0 });
+    expect([c.status, c.json!.error.message]).toEqual([503, expect.stringMatching(/aborted by a pause/)]);
     expect((await post("/pause_generation", { mode: "sideways" })).status).toBe(400);
     await post("/continue_generation");
   });

@@ -20,6 +20,7 @@ import type {
   GenerationEngine,
   UpdatableGenerationEngine,
 } from "../engine/types.ts";
+import { OpenAIHttpError } from "./errors.ts";
 
 export type PauseMode = "abort" | "wait" | "keep" | "in_place" | "retract";
 
@@ -54,7 +55,20 @@ export class EngineControl implements GenerationEngine {
     return this.labels.get(version) ?? String(version);
   }
 
+  /**
+   * For the OpenAI routes: a request ended by an abort-mode pause is an error (503, retry), never a
+   * short answer that looks finished; the OpenAI shapes have no finish reason for it.
+   */
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    const r = await this.run(request, options);
+    if (r.finishReason === "abort" && !options.signal?.aborted) {
+      throw new OpenAIHttpError(503, "generation was aborted by a pause of the engine (a weight update); send the request again", "server_error");
+    }
+    return r;
+  }
+
+  /** For SGLang's /generate: a request ended by an abort-mode pause comes back with finish reason abort. */
+  async run(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     const { signal } = options;
     while (this.paused) {
       if (signal?.aborted) break;

@@ -151,7 +151,7 @@ async function generate(ctx: ServerContext, control: EngineControl, body: unknow
   if (maxTokens === 0) {
     r = { promptTokenIds, generationTokenIds: [], generationLogProbs: [], finishReason: "length", policyVersion: control.policyVersion, policyVersions: [control.policyVersion] };
   } else {
-    r = await control.generate({ promptTokenIds, sampling, maxTokens, stopTokenIds, topLogprobs: req.return_logprob ? top : 0 }, { signal });
+    r = await control.run({ promptTokenIds, sampling, maxTokens, stopTokenIds, topLogprobs: req.return_logprob ? top : 0 }, { signal });
   }
   if (signal.aborted) throw new OpenAIHttpError(499, "client closed the request");
   const withText = req.return_text_in_logprobs ?? false;
