@@ -109,14 +109,15 @@ describe("SGLang dialect", () => {
 
   it("loses and duplicates nothing when a replica is killed mid-batch, and probes it back with the pool's weights", async () => {
     const ps = prompts(24, 3);
-    const pending = ps.map((p) => sg.generate(greedy(p, 60)));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(sg.stats[0].inFlight).toBeGreaterThan(0);
+    const pending = ps.map((p) => sg.generate(greedy(p, 120)));
+    await expect.poll(() => sg.stats[0].inFlight, { interval: 1 }).toBeGreaterThan(0);
+    const failures = sg.stats[0].failures;
     await local.kill(0);
     const got = await Promise.all(pending);
     expect(got).toHaveLength(24);
     expect(sg.stats[0].up).toBe(false);
-    expectSameTokens(got, await greedyOn(A, ps, 60)); // each answer is its own prompt's, whole
+    expect(sg.stats[0].failures).toBeGreaterThan(failures); // its in-flight requests failed there and were sent again
+    expectSameTokens(got, await greedyOn(A, ps, 120)); // each answer is its own prompt's, whole
     expect(got.every((r) => r.policyVersions.join() === "2")).toBe(true);
 
     await local.restart(0); // on its port, with its initial weights (A, version 0)
