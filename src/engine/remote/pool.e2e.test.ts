@@ -95,7 +95,7 @@ describe("SGLang dialect", () => {
   it("pauses and resumes around an update mid-batch with no request failing, each sample on the weights its version names", async () => {
     const ps = prompts(16, 2);
     const pending = ps.map((p) => sg.generate(greedy(p, 120)));
-    await new Promise((r) => setTimeout(r, 30));
+    await expect.poll(() => sg.stats.every((s) => s.inFlight > 0), { interval: 1 }).toBe(true);
     expect(await sg.updateWeights({ kind: "checkpoint", dir: A })).toBe(2);
     const got = await Promise.all(pending);
     expect(got.every((r) => r.finishReason === "length" && r.generationTokenIds.length === 120)).toBe(true);
@@ -105,6 +105,7 @@ describe("SGLang dialect", () => {
       expect(r.policyVersions.length).toBe(1);
       expect(r.generationTokenIds).toEqual((r.policyVersion === 1 ? onB : onA)[i].generationTokenIds);
     });
+    expect(got.some((r) => r.policyVersion === 2)).toBe(true); // some were in flight at the pause and ran again
   }, 60_000);
 
   it("loses and duplicates nothing when a replica is killed mid-batch, and probes it back with the pool's weights", async () => {
