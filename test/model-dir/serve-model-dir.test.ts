@@ -2,7 +2,7 @@
  * `gymrl serve --model DIR` as a real child process on Qwen3 and Llama 3.1 directories in HF's
  * layout, driven by the `openai` client: prompt ids are the family template's, generation logprobs
  * equal a forward pass of the same weights loaded in this process, the stop ids are the directory's
- * generation_config.json, and a second turn sent back with its token ids reaches the engine
+ * generation_config.json (a model built to emit one of them stops on it), and a second turn sent back with its token ids reaches the engine
  * spliced: the first turn's ids exactly, then the template's ids after that turn's end token.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,6 +16,7 @@ import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/model/checkpoint.ts";
 import { packBatch } from "../../src/model/model.ts";
+import { serve } from "../../src/server/serve.ts";
 import { getKernels } from "../../src/tensor/index.ts";
 import { loadChatFormat } from "../../src/tokenizer/index.ts";
 import { writeTinyHfModel, type HfFamily } from "../support/hf-model-dir.ts";
@@ -54,6 +55,41 @@ interface TokenFields {
   generation_token_ids: number[];
   generation_log_probs: number[];
 }
+
+/**
+ * Weights that always emit `token`: every embedding row is e0 (so the residual stream is e0 at
+ * every position, attention and MLP outputs being zero), and only `token`'s head row points along e0.
+ */
+function alwaysEmits(token: number, hidden: number, tied: boolean) {
+  return (name: string, i: number): number | undefined => {
+    const row = Math.floor(i / hidden);
+    const e0 = i % hidden === 0 ? 1 : 0;
+    if (/o_proj|down_proj/.test(name)) return 0;
+    if (name === "model.embed_tokens.weight") return tied && row === token ? 50 * e0 : e0;
+    if (name === "lm_head.weight") return row === token ? 50 * e0 : 0;
+    return undefined;
+  };
+}
+
+describe("stop ids come from generation_config.json", () => {
+  // <|endoftext|> (Qwen3) and <|eom_id|> (Llama 3.1) stop generation only because generation_config.json lists them
+  for (const [family, token] of [["qwen3", 151643], ["llama3", 128008]] as [HfFamily, number][]) {
+    it(`${family}: a model that emits ${token} stops there (the tokenizer's eos is another id)`, async () => {
+      const dir = join(root, `${family}-stop`);
+      writeTinyHfModel(dir, family, { fill: alwaysEmits(token, 16, family === "qwen3") });
+      const running = await serve({ modelDir: dir, modelName: "m", slots: 2, maxModelLen: 256, thread: "main" });
+      try {
+        expect(running.format.tokenizer.eosTokenId).not.toBe(token);
+        const client = new OpenAI({ baseURL: `${running.baseUrl}/v1`, apiKey: "unused", maxRetries: 0 });
+        const r = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }], max_tokens: 8, logprobs: true });
+        expect((r.choices[0].message as unknown as TokenFields).generation_token_ids).toEqual([token]);
+        expect(r.choices[0].finish_reason).toBe("stop");
+      } finally {
+        await running.close();
+      }
+    });
+  }
+});
 
 for (const family of ["qwen3", "llama3"] as HfFamily[]) {
   describe(`gymrl serve --model <${family} directory>`, () => {

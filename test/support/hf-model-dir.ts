@@ -26,6 +26,8 @@ export interface TinyHfOptions {
   seed?: number;
   /** Extra or replaced config.json fields. */
   config?: Record<string, unknown>;
+  /** A chosen value for element `i` (row-major) of tensor `name`, or undefined for the random one. */
+  fill?: (name: string, i: number) => number | undefined;
 }
 
 const require = createRequire(import.meta.url);
@@ -125,7 +127,10 @@ export function writeTinyHfModel(dir: string, family: HfFamily, opts: TinyHfOpti
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     const norm = name.endsWith("norm.weight");
-    for (let i = 0; i < size; i++) data[i] = norm ? 1 + 0.1 * (rand() - 0.5) : 0.08 * (rand() - 0.5) * 2;
+    for (let i = 0; i < size; i++) {
+      const r = norm ? 1 + 0.1 * (rand() - 0.5) : 0.08 * (rand() - 0.5) * 2;
+      data[i] = opts.fill?.(name, i) ?? r;
+    }
     return { name, shape, data };
   });
   writeWeights(dir, tensors, dtype, opts.shards ?? 1);
