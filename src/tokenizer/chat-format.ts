@@ -262,7 +262,8 @@ function cachedTokenizer(dir: string, config: TokenizerConfigJson, template: str
 }
 
 function boundTemplate(tokenizer: Tokenizer, source: string, toolUse: string | null): ChatFormatTemplate {
-  const pick = (args: RenderChatArgs) => args.chatTemplate ?? (toolUse !== null && args.tools && args.tools.length > 0 ? toolUse : source);
+  // transformers' get_chat_template: "tool_use" whenever tools are given (even an empty list)
+  const pick = (args: RenderChatArgs) => args.chatTemplate ?? (toolUse !== null && args.tools != null ? toolUse : source);
   return {
     source,
     toolUseSource: toolUse,

@@ -172,6 +172,7 @@ describe("loadChatFormat", () => {
     const messages: ChatMessage[] = [{ role: "user", content: "x" }];
     expect(f.chatTemplate.render({ messages })).toBe("D1");
     expect(f.chatTemplate.render({ messages, tools })).toBe("T1");
+    expect(f.chatTemplate.render({ messages, tools: [] })).toBe("T0"); // as transformers: tools given, even none
   });
 });
 
