@@ -174,4 +174,23 @@ describe("weight updates", () => {
     await expect(p.updateWeights(new Float32Array(4))).rejects.toThrow(/checkpoint directory/);
     await p.close();
   });
+
+  it("counts the new version for a request answered by a replica already resumed while another still resumes", async () => {
+    const { p, fakes } = await pool(2);
+    const resume1 = fakes[1].resume.bind(fakes[1]);
+    fakes[1].resume = async () => {
+      await new Promise((r) => setTimeout(r, 80)); // the slow replica holds the update open
+      await resume1();
+    };
+    const pending = [p.generate(req([1])), p.generate(req([2]))]; // one on each, frozen by the pause
+    await new Promise((r) => setTimeout(r, 1));
+    await p.updateWeights({ kind: "checkpoint", dir: "/w/v1" });
+    const [a, b] = await Promise.all(pending);
+    // the one on fakes[0] finished before the update ended, after its replica had the new weights
+    expect([a.policyVersions, b.policyVersions]).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
+    await p.close();
+  });
 });

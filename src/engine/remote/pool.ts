@@ -123,6 +123,8 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
   private openGate: () => void = () => {};
   /** weight updates asked for and not finished; the gate is closed while there are any */
   private pendingUpdates = 0;
+  /** the version an update in progress is loading: replicas already resumed may be producing it */
+  private syncing: number | null = null;
   /** serialises weight updates and re-pushes */
   private updateChain: Promise<unknown> = Promise.resolve();
   private readonly sessions = new Map<string, Replica>();
@@ -219,7 +221,7 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
         if (attempt >= maxAttempts) throw new RemoteEngineError("server", replica.client.url, `giving up after ${attempt} attempts:\n  ${errors.join("\n  ")}`);
         continue;
       }
-      const v1 = this.version;
+      const v1 = Math.max(this.version, this.syncing ?? this.version);
       const window = range(v0, v1);
       let versions = window;
       if (out.reportedVersions && this.lastDir !== null) {
@@ -268,6 +270,15 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
   private async sync(dir: string): Promise<number> {
     const t0 = performance.now();
     const target = this.version + 1;
+    this.syncing = target;
+    try {
+      return await this.syncTo(dir, target, t0);
+    } finally {
+      this.syncing = null;
+    }
+  }
+
+  private async syncTo(dir: string, target: number, t0: number): Promise<number> {
     // each step on every replica still in the update; a replica that fails a step is marked down
     // (and gets the weights again when it comes back)
     const step = async (rs: Replica[], f: (r: Replica) => Promise<void>) => {
