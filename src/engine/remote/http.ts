@@ -7,8 +7,11 @@
 import { Agent, request } from "node:http";
 import { RemoteEngineError } from "./errors.ts";
 
-/** One agent for every replica: sockets are pooled per host:port. */
-const agent = new Agent({ keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 1024, maxFreeSockets: 256 });
+/**
+ * One agent for every replica: sockets are pooled per host:port. An idle socket is closed after 4 s,
+ * before uvicorn's default keep-alive of 5 s (vLLM, SGLang) closes it under us.
+ */
+const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 1024, maxFreeSockets: 256, timeout: 4000 });
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -27,6 +30,10 @@ export interface RawResponse {
  * rejects only for transport failures, timeouts and aborts.
  */
 export function call(baseUrl: string, method: "GET" | "POST", path: string, body: unknown, opts: CallOptions = {}): Promise<RawResponse> {
+  return attempt(baseUrl, method, path, body, opts, true);
+}
+
+function attempt(baseUrl: string, method: "GET" | "POST", path: string, body: unknown, opts: CallOptions, mayRetry: boolean): Promise<RawResponse> {
   const { signal, timeoutMs } = opts;
   if (signal?.aborted) return Promise.reject(new RemoteEngineError("aborted", baseUrl, `${method} ${path} aborted by the caller`));
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -68,7 +75,18 @@ export function call(baseUrl: string, method: "GET" | "POST", path: string, body
         finish(new RemoteEngineError("timeout", baseUrl, `${method} ${path}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
     }
-    req.on("error", (e) => finish(transportError(baseUrl, method, path, e)));
+    req.on("error", (e) => {
+      // a kept-alive socket the server closed just as we reused it: the request never reached the
+      // server, so sending it once more on a fresh socket is safe (Node's documented pattern)
+      if (mayRetry && req.reusedSocket && (e as NodeJS.ErrnoException).code === "ECONNRESET" && !settled) {
+        settled = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        attempt(baseUrl, method, path, body, opts, false).then(resolve, reject);
+        return;
+      }
+      finish(transportError(baseUrl, method, path, e));
+    });
     req.end(payload);
   });
 }
