@@ -45,13 +45,22 @@ def free_port():
 
 
 class Ranks:
-    def __init__(self, ck, world, extra_env=None, args=()):
+    def __init__(self, ck, world, extra_env=None, args=(), torchrun=False):
         port = free_port()
         self.procs = []
-        for r in range(world):
+        if torchrun:
+            # one torchrun agent starts the ranks (the launch a GPU cluster uses); rank 0's ready line
+            # comes through the agent's stdout
+            env = {**os.environ, "PYTHONPATH": ROOT, **(extra_env or {})}
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(world), "--master_addr", "127.0.0.1", "--master_port", str(port),
+                   "-m", "gymrl_torch", "--checkpoint", ck, "--threads", "1", "--micro-batch-tokens", "8", *args]
+            self.procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
+        for r in range(0 if torchrun else world):
             env = {**os.environ, "PYTHONPATH": ROOT, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world), "RANK": str(r), "LOCAL_RANK": str(r), **(extra_env or {})}
             self.procs.append(subprocess.Popen([sys.executable, "-m", "gymrl_torch", "--checkpoint", ck, "--threads", "1", "--micro-batch-tokens", "8", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
         line = self.procs[0].stdout.readline()
+        while torchrun and line and not line.startswith("GYMRL_TORCH_READY "):
+            line = self.procs[0].stdout.readline()
         if not line.startswith("GYMRL_TORCH_READY "):
             self.close()
             raise RuntimeError(f"no ready line: {line!r}")
@@ -112,8 +121,8 @@ class EndToEndTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def step_and_export(self, world, env=None, args=()):
-        ranks = Ranks(self.ck, world, env, args)
+    def step_and_export(self, world, env=None, args=(), torchrun=False):
+        ranks = Ranks(self.ck, world, env, args, torchrun)
         try:
             status, out = ranks.post("/forward", {k: batch()[k] for k in ("tokens", "seq_offsets")})
             self.assertEqual(status, 200)
@@ -121,7 +130,7 @@ class EndToEndTest(unittest.TestCase):
             self.assertEqual((status, bad["error"]["field"]), (400, "lr"))
             status, step = ranks.post("/train_step", batch())
             self.assertEqual(status, 200, step)
-            path = os.path.join(self.tmp.name, f"out-{world}-{len(env or {})}-{'-'.join(args)}")
+            path = os.path.join(self.tmp.name, f"out-{world}-{len(env or {})}-{'-'.join(args)}-{torchrun}")
             self.assertEqual(ranks.post("/export", {"dir": path})[0], 200)
             return unb64(out["logprobs"]), step, ckpt.read_model_tensors(path), ranks.info
         finally:
@@ -135,6 +144,22 @@ class EndToEndTest(unittest.TestCase):
         self.assertLess(max(abs(a - b) for a, b in zip(lp1, lp2)), 1e-6)
         self.assertAlmostEqual(s1["loss"], s2["loss"], delta=1e-6 * abs(s1["loss"]))
         self.assertLess(max(float((w1[n] - w2[n]).abs().max()) for n in w1), 1e-5)
+
+    @unittest.skipUnless(os.environ.get("GYMRL_TORCHRUN") == "1", "set GYMRL_TORCHRUN=1 where torchrun works (Debian's 1.13 fails before starting a rank)")
+    def test_torchrun_two_ranks_step_as_one(self):
+        cpu = {"CUDA_VISIBLE_DEVICES": ""}
+        lp1, s1, w1, _ = self.step_and_export(1, cpu)
+        lp2, s2, w2, info = self.step_and_export(2, cpu, (), True)
+        self.assertEqual(info["world_size"], 2)
+        self.assertLess(max(abs(a - b) for a, b in zip(lp1, lp2)), 1e-6)
+        self.assertLess(max(float((w1[n] - w2[n]).abs().max()) for n in w1), 1e-5)
+
+    @unittest.skipUnless(os.environ.get("GYMRL_TORCHRUN") == "1" and torch.cuda.is_available(), "torchrun + CUDA")
+    def test_torchrun_cuda_rank_matches_cpu_rank(self):
+        _, _, w_c, _ = self.step_and_export(1, {"CUDA_VISIBLE_DEVICES": ""})
+        _, _, w_g, info = self.step_and_export(1, None, (), True)
+        self.assertIn("cuda", info["description"])
+        self.assertLess(max(float((w_c[n] - w_g[n]).abs().max()) for n in w_c), 1e-5)
 
     @unittest.skipUnless(torch.cuda.is_available(), "no CUDA")
     def test_cuda_rank_matches_cpu_rank(self):
