@@ -1,11 +1,18 @@
-/** `gymrl serve`: the OpenAI-compatible server over the embedded engine. */
+/**
+ * `gymrl serve`: the OpenAI-compatible server over the embedded engine, which also answers SGLang's
+ * /generate and control routes and vLLM's dev-mode control routes (pause, resume, weight updates
+ * from a checkpoint directory), so N of them form a remote engine pool (src/engine/remote).
+ */
 import { defineCommand } from "citty";
 import { serve } from "../server/serve.ts";
 import { reportingModelDirErrors } from "./model-dir-errors.ts";
 import type { SamplingProfile } from "../server/sampling.ts";
 
 export default defineCommand({
-  meta: { name: "serve", description: "Serve a model over an OpenAI-compatible HTTP API with exact token ids and logprobs" },
+  meta: {
+    name: "serve",
+    description: "Serve a model over an OpenAI-compatible HTTP API with exact token ids and logprobs, plus SGLang's /generate and the SGLang and vLLM weight-update routes",
+  },
   args: {
     model: {
       type: "string",
