@@ -2,13 +2,14 @@
 import { CheckpointError } from "../model/index.ts";
 import { TokenizerError } from "../tokenizer/index.ts";
 
-/** Runs `fn`; a TokenizerError or CheckpointError prints `gymrl <command>: <message>` and exits 1. */
+/** Runs `fn`; a TokenizerError, CheckpointError or ServeOptionsError prints `gymrl <command>: <message>` and exits 1. */
 export async function reportingModelDirErrors<T>(command: string, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof TokenizerError || e instanceof CheckpointError) {
-      console.error(`gymrl ${command}: ${e.message}`);
+    // ServeOptionsError by name: importing src/server here would load the server stack into `gymrl sft`
+    if (e instanceof TokenizerError || e instanceof CheckpointError || (e as Error)?.name === "ServeOptionsError") {
+      console.error(`gymrl ${command}: ${(e as Error).message}`);
       process.exit(1);
     }
     throw e;

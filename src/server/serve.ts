@@ -5,7 +5,9 @@
  * weights use the bundled Qwen3 files.
  */
 import { createEmbeddedEngine, type EmbeddedEngine, type KernelPreference } from "../engine/index.ts";
+import { totalmem } from "node:os";
 import { checkModelDir } from "../model/checkpoint.ts";
+import { dimsOf, type ModelConfig } from "../model/config.ts";
 import { demoConfigFor } from "../model/default-config.ts";
 import { buildVocabMap } from "../model/vocab.ts";
 import { loadChatFormat, type ChatFormat, type Tokenizer } from "../tokenizer/index.ts";
@@ -46,7 +48,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
   // Both checks run here, before the engine's worker starts: a broken directory fails with one
   // error naming the file and field (the weights are read by the worker).
   const format = loadChatFormat(opts.modelDir);
-  if (opts.modelDir) checkModelDir(opts.modelDir);
+  if (opts.modelDir) checkKvCacheFits(checkModelDir(opts.modelDir), opts.slots ?? 64, opts.maxModelLen);
   const { tokenizer, stopTokenIds } = format;
   const common = {
     maxModelLen: opts.maxModelLen,
@@ -87,6 +89,30 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
       await engine.close();
     },
   };
+}
+
+/** Options that cannot work on this machine (the message names the flags to change). */
+export class ServeOptionsError extends Error {
+  override name = "ServeOptionsError";
+}
+
+/**
+ * The engine holds float32 keys and values for every slot at full length up front; a real model's
+ * max_position_embeddings (40,960 for Qwen3) times 64 slots does not fit in memory, so refuse it
+ * with the flags that size the cache instead of failing inside the engine.
+ */
+function checkKvCacheFits(config: ModelConfig, slots: number, maxModelLen: number | undefined): void {
+  const dm = dimsOf(config);
+  const len = maxModelLen ?? dm.maxPos;
+  const bytes = slots * len * dm.l * dm.hkv * dm.d * 2 * 4;
+  const limit = 0.8 * totalmem();
+  if (bytes <= limit) return;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+  throw new ServeOptionsError(
+    `the KV cache for ${slots} slots × ${len} tokens (${dm.l} layers × ${dm.hkv} KV heads × head_dim ${dm.d}, float32) needs ` +
+      `${gib(bytes)} GiB, more than 80% of this machine's ${gib(totalmem())} GiB: lower --max-model-len ` +
+      `(default: config.json max_position_embeddings, ${dm.maxPos}) or --slots`,
+  );
 }
 
 /**

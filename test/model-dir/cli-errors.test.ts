@@ -38,6 +38,14 @@ it("gymrl serve --model: a missing tokenizer file, and weights contradicting con
   expect(b.stderr.trim()).toMatch(/^gymrl serve: \S+model-0000[12]-of-00002\.safetensors: tensor model\.layers\.0\.mlp\.gate_proj\.weight has shape \[32,16\], but config\.json \[intermediate_size, hidden_size\] gives \[48,16\]$/);
 });
 
+it("gymrl serve --model: a KV cache larger than the machine names the flags that size it", () => {
+  const dir = join(root, "kv");
+  writeTinyHfModel(dir, "qwen3");
+  const r = run(["serve", "--model", dir, "--port", "0", "--slots", "100000000"]);
+  expect(r.status).toBe(1);
+  expect(r.stderr.trim()).toMatch(/^gymrl serve: the KV cache for 100000000 slots × 40960 tokens \(2 layers × 1 KV heads × head_dim 8, float32\) needs \d+\.\d GiB, more than 80% of this machine's .* lower --max-model-len \(default: config\.json max_position_embeddings, 40960\) or --slots$/);
+});
+
 it("gymrl sft --init: an unsupported architecture", () => {
   const dir = join(root, "mistral");
   writeTinyHfModel(dir, "llama3");
