@@ -8,6 +8,11 @@ import { findTorchPython, PYTHON_PACKAGE_ROOT } from "./launcher.ts";
 
 const python = await findTorchPython().catch(() => null);
 
+// CI installs python3-torch: there the torch suites must run, not skip
+test.runIf(process.env.GYMRL_REQUIRE_TORCH === "1")("an interpreter imports torch (GYMRL_REQUIRE_TORCH=1)", () => {
+  expect(python, "no interpreter imports torch: apt-get install python3-torch, or set GYMRL_PYTHON").not.toBeNull();
+});
+
 describe.skipIf(!python)("python/tests (unittest)", () => {
   test("the gymrl_torch suite passes", async () => {
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
