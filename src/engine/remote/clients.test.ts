@@ -150,6 +150,8 @@ describe("vLLM client", () => {
       ["/finish_weight_update", undefined],
       ["/reset_prefix_cache", undefined],
     ]);
+    await new VllmClient(url, { pauseMode: "wait" }).pause();
+    expect(seen.at(-1)!.path).toBe("/pause?mode=wait");
   });
 });
 

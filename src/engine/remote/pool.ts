@@ -61,6 +61,8 @@ export interface RemoteEnginePoolOptions {
   sessionCapacity?: number;
   /** timeout of pause / load / resume calls, ms (default 600 s) */
   controlTimeoutMs?: number;
+  /** vLLM's pause mode during a weight update (default "keep"; see VllmClientOptions.pauseMode) */
+  vllmPauseMode?: "keep" | "wait" | "abort";
   /** replica clients to use instead of the dialect's (tests) */
   clients?: readonly ReplicaClient[];
 }
@@ -97,7 +99,7 @@ export async function createRemoteEnginePool(opts: RemoteEnginePoolOptions): Pro
     opts.urls.map((u) => {
       const url = normalizeBaseUrl(u);
       const control = { controlTimeoutMs: opts.controlTimeoutMs };
-      return opts.dialect === "vllm" ? new VllmClient(url, { ...control, modelName: opts.modelName }) : new SglangClient(url, control);
+      return opts.dialect === "vllm" ? new VllmClient(url, { ...control, modelName: opts.modelName, pauseMode: opts.vllmPauseMode }) : new SglangClient(url, control);
     });
   if (clients.length === 0) throw new Error("a remote engine pool needs at least one replica URL (generation.urls)");
   const timeoutMs = Math.min(opts.requestTimeoutMs ?? 300_000, 30_000);

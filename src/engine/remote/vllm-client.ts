@@ -35,6 +35,13 @@ export interface VllmClientOptions {
   modelName?: string;
   /** timeout of control calls (pause, weight load, resume) in ms; default 600 s */
   controlTimeoutMs?: number;
+  /**
+   * How /pause treats requests in flight: "keep" (default) freezes them and they finish on the new
+   * weights (their samples list both versions, and their cached keys and values are the old
+   * weights'); "wait" lets them finish on the old weights first (one version per sample, a slower
+   * refit); "abort" ends them and the pool sends them again.
+   */
+  pauseMode?: "keep" | "wait" | "abort";
 }
 
 export class VllmClient implements ReplicaClient {
@@ -127,7 +134,7 @@ export class VllmClient implements ReplicaClient {
   }
 
   async pause(): Promise<void> {
-    await postOk(this.url, "/pause?mode=keep", undefined, this.control());
+    await postOk(this.url, `/pause?mode=${this.opts.pauseMode ?? "keep"}`, undefined, this.control());
   }
 
   async loadWeights(dir: string, _version: number): Promise<void> {
