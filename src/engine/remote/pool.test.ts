@@ -101,6 +101,21 @@ describe("routing", () => {
   });
 });
 
+describe("streaming callbacks", () => {
+  it("replays the answer's tokens to onToken, and cuts the result where the caller aborted", async () => {
+    const { p, fakes } = await pool(1);
+    fakes[0].generate = async (r) => ({ promptTokenIds: [...r.promptTokenIds], generationTokenIds: [5, 6, 7, 8], generationLogProbs: [-1, -2, -3, -4], finishReason: "length" });
+    const seen: number[] = [];
+    const all = await p.generate(req([1]), { onToken: (t) => seen.push(t.tokenId) });
+    expect([seen, all.generationTokenIds, all.finishReason]).toEqual([[5, 6, 7, 8], [5, 6, 7, 8], "length"]);
+    // as the OpenAI server does when a stop string matches at the second token
+    const stop = new AbortController();
+    const cut = await p.generate(req([1]), { signal: stop.signal, onToken: (t) => t.tokenId === 6 && stop.abort() });
+    expect([cut.generationTokenIds, cut.generationLogProbs, cut.finishReason]).toEqual([[5, 6], [-1, -2], "abort"]);
+    await p.close();
+  });
+});
+
 describe("failures", () => {
   it("answers a dead replica's requests once each from another, then probes it back", async () => {
     const { p, fakes } = await pool(2);

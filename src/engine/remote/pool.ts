@@ -249,6 +249,7 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
         this.timing.serverMs += out.serverMs;
       }
       const { reportedVersions: _, serverMs: __, ...result } = out;
+      if (options.onToken) replayTokens(result, options);
       return { ...result, policyVersion: versions[0], policyVersions: versions };
     }
   }
@@ -420,6 +421,25 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
     for (const r of this.replicas) if (r.probe) clearInterval(r.probe);
     for (const w of this.upWaiters) w();
     this.upWaiters = [];
+  }
+}
+
+/**
+ * Replicas answer whole generations, so `onToken` sees the tokens when the answer arrives, in order.
+ * A caller that aborts during the replay (the OpenAI server does when a stop string matches) gets
+ * what an in-process engine gives on abort: the tokens up to that one, finish reason "abort".
+ */
+function replayTokens(result: Omit<ReplicaGeneration, "reportedVersions" | "serverMs">, options: GenerateOptions): void {
+  const ids = result.generationTokenIds;
+  for (let i = 0; i < ids.length; i++) {
+    options.onToken!({ tokenId: ids[i], logprob: result.generationLogProbs[i], ...(result.topLogprobs ? { top: result.topLogprobs[i] } : {}) });
+    if (options.signal?.aborted && i + 1 < ids.length) {
+      result.generationTokenIds = ids.slice(0, i + 1);
+      result.generationLogProbs = result.generationLogProbs.slice(0, i + 1);
+      if (result.topLogprobs) result.topLogprobs = result.topLogprobs.slice(0, i + 1);
+      result.finishReason = "abort";
+      return;
+    }
   }
 }
 
