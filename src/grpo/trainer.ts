@@ -238,7 +238,8 @@ export class EmbeddedTrainer implements PolicyTrainer {
   }
 
   async exportCheckpoint(dir: string): Promise<string> {
-    saveCheckpoint(dir, this.model);
+    // weights and config only: an engine reloading weights needs no tokenizer files (saves ~10 MB per refit)
+    saveCheckpoint(dir, this.model, undefined, undefined, { auxFrom: null });
     return dir;
   }
 
