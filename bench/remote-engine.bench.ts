@@ -10,7 +10,9 @@
  * worker threads) per request, minus what this process's main thread spends per request driving
  * the embedded engine. It is measured per thread (/proc/<pid>/task/<tid>/schedstat), so it holds on
  * a loaded machine. The wall-clock overhead (the pool's attempt time minus the server's
- * e2e_latency) is reported beside it; on an oversubscribed machine it is mostly run-queue waiting.
+ * e2e_latency) is reported beside it, at c16 and at c1: at c16 the requests of a batch finish in the
+ * same engine step and each replica's one HTTP thread answers them one after another, so the wall
+ * figure is mostly that queue (and, on an oversubscribed machine, run-queue waiting).
  * refit_ms: pause, load a checkpoint directory and resume on both replicas. Last line: one JSON object.
  *
  * On a 2-core machine the replicas share the cores with each other and with this process, so a
@@ -132,6 +134,12 @@ try {
     best.wall2 = Math.min(best.wall2, r2.wallOverhead);
   }
 
+  // wall overhead at concurrency 1, where no other request's answer is being handled when one arrives
+  Object.assign(one.timing, { requests: 0, clientMs: 0, timedRequests: 0, timedClientMs: 0, serverMs: 0 });
+  for (const r of requests.slice(0, 64)) await one.generate({ ...r, maxTokens: 8 });
+  const wallC1 = (one.timing.timedClientMs - one.timing.serverMs) / one.timing.timedRequests;
+  log(`wall overhead at c1 (1 replica): ${wallC1.toFixed(3)} ms per request`);
+
   // refit: a checkpoint directory to both replicas (twice, so the second is warm), the last one reported
   await two.updateWeights({ kind: "checkpoint", dir: dirB });
   await two.updateWeights({ kind: "checkpoint", dir: dirA });
@@ -160,6 +168,7 @@ try {
       remote_overhead_ms_per_request_2: Number(best.cpu2.toFixed(3)),
       remote_overhead_wall_ms_per_request: Number(best.wall1.toFixed(3)),
       remote_overhead_wall_ms_per_request_2: Number(best.wall2.toFixed(3)),
+      remote_overhead_wall_ms_per_request_c1: Number(wallC1.toFixed(3)),
       refit_ms: Number(refitMs.toFixed(1)),
     }),
   );

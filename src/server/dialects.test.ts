@@ -86,6 +86,8 @@ describe("SGLang /generate", () => {
     ["stop strings", { input_ids: [3], sampling_params: { stop: ["\n"] } }, "stop_token_ids"],
     ["a bad top_p", { input_ids: [3], sampling_params: { top_p: 0 } }, "sampling_params.top_p"],
     ["an id outside the vocabulary", { input_ids: [10_000_000] }, "outside the vocabulary"],
+    ["a negative id", { input_ids: [3, -1] }, "input_ids"],
+    ["an empty prompt", { input_ids: [] }, "input_ids"],
   ])("refuses %s with a 400 naming the field", async (_, body, words) => {
     const r = await post("/generate", body);
     expect(r.status).toBe(400);
