@@ -148,7 +148,7 @@ async function generate(ctx: ServerContext, control: EngineControl, body: unknow
   } else {
     throw badRequest("one of text or input_ids is required", "input_ids");
   }
-  if (promptTokenIds.length === 0) throw badRequest("the prompt is empty", "input_ids");
+  if (promptTokenIds.length === 0) throw badRequest("the prompt (input_ids or text) is empty", "input_ids");
   for (const t of promptTokenIds) {
     if (t >= ctx.tokenizer.vocabSize) throw badRequest(`token id ${t} is outside the vocabulary (size ${ctx.tokenizer.vocabSize})`, "input_ids");
   }
