@@ -17,6 +17,7 @@ let url: string;
 /** what the fake answers next: status and raw body text */
 let next: { status: number; text: string } = { status: 200, text: "{}" };
 const seen: Array<{ path: string; body: unknown }> = [];
+const auths: Array<string | undefined> = [];
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
@@ -24,6 +25,7 @@ beforeAll(async () => {
     req.on("data", (c: Buffer) => (text += c.toString()));
     req.on("end", () => {
       seen.push({ path: req.url ?? "", body: text ? (JSON.parse(text) as unknown) : undefined });
+      auths.push(req.headers.authorization);
       res.writeHead(next.status, { "content-type": "application/json" });
       res.end(next.text);
     });
@@ -152,6 +154,8 @@ describe("vLLM client", () => {
     ]);
     await new VllmClient(url, { pauseMode: "wait" }).pause();
     expect(seen.at(-1)!.path).toBe("/pause?mode=wait");
+    await new VllmClient(url, { apiKey: "k1" }).resume();
+    expect(auths.at(-1)).toBe("Bearer k1");
   });
 });
 

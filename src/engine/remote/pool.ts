@@ -45,6 +45,8 @@ export interface RemoteEnginePoolOptions {
   urls: readonly string[];
   /** vLLM's `model` field (the served model name); absent: the server's default */
   modelName?: string;
+  /** the servers' API key (Authorization: Bearer), when they were started with one */
+  apiKey?: string;
   /** context length; default: the smallest `max_model_len` the replicas report */
   maxModelLen?: number;
   /** limit of one attempt on one replica, ms (default 300 s); the caller's signal bounds the whole request */
@@ -98,7 +100,7 @@ export async function createRemoteEnginePool(opts: RemoteEnginePoolOptions): Pro
     opts.clients ??
     opts.urls.map((u) => {
       const url = normalizeBaseUrl(u);
-      const control = { controlTimeoutMs: opts.controlTimeoutMs };
+      const control = { controlTimeoutMs: opts.controlTimeoutMs, apiKey: opts.apiKey };
       return opts.dialect === "vllm" ? new VllmClient(url, { ...control, modelName: opts.modelName, pauseMode: opts.vllmPauseMode }) : new SglangClient(url, control);
     });
   if (clients.length === 0) throw new Error("a remote engine pool needs at least one replica URL (generation.urls)");

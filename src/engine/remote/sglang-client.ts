@@ -31,15 +31,21 @@ const ROUTE = "POST /generate";
 export interface SglangClientOptions {
   /** timeout of control calls (pause, weight load, resume) in ms; default 600 s */
   controlTimeoutMs?: number;
+  /** sent as Authorization: Bearer on every call (servers started with --api-key) */
+  apiKey?: string;
 }
 
 export class SglangClient implements ReplicaClient {
   readonly dialect = "sglang" as const;
 
+  private readonly headers: Record<string, string>;
+
   constructor(
     readonly url: string,
     private readonly opts: SglangClientOptions = {},
-  ) {}
+  ) {
+    this.headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+  }
 
   /** The /generate body for a request. */
   body(request: GenerateRequest): Record<string, unknown> {
@@ -63,7 +69,7 @@ export class SglangClient implements ReplicaClient {
   }
 
   async generate(request: GenerateRequest, options: ReplicaGenerateOptions): Promise<ReplicaGeneration> {
-    const res = await call(this.url, "POST", "/generate", this.body(request), options);
+    const res = await call(this.url, "POST", "/generate", this.body(request), { ...options, headers: this.headers });
     if (res.status < 200 || res.status >= 300) throw statusError(this.url, ROUTE, res);
     return this.parse(request, parseJson(this.url, ROUTE, res.text));
   }
@@ -120,13 +126,13 @@ export class SglangClient implements ReplicaClient {
   }
 
   async health(options: { timeoutMs?: number } = {}): Promise<void> {
-    await getOk(this.url, "/health", options);
+    await getOk(this.url, "/health", { ...options, headers: this.headers });
   }
 
   async maxModelLen(options: { timeoutMs?: number } = {}): Promise<number> {
     // SGLang's OpenAI-compatible model card carries max_model_len, as vLLM's does
     const c = new Checker(this.url, "GET /v1/models");
-    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", options)), "body");
+    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", { ...options, headers: this.headers })), "body");
     const data = c.array(body.data, "data");
     if (data.length === 0) c.fail("data", "is empty");
     return c.int(c.object(data[0], "data[0]").max_model_len, "data[0].max_model_len");
@@ -155,7 +161,7 @@ export class SglangClient implements ReplicaClient {
   reset(): void {}
 
   private control() {
-    return { timeoutMs: this.opts.controlTimeoutMs ?? 600_000 };
+    return { timeoutMs: this.opts.controlTimeoutMs ?? 600_000, headers: this.headers };
   }
 }
 

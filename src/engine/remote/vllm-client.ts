@@ -35,6 +35,8 @@ export interface VllmClientOptions {
   modelName?: string;
   /** timeout of control calls (pause, weight load, resume) in ms; default 600 s */
   controlTimeoutMs?: number;
+  /** sent as Authorization: Bearer on every call (servers started with --api-key) */
+  apiKey?: string;
   /**
    * How /pause treats requests in flight: "keep" (default) freezes them and they finish on the new
    * weights (their samples list both versions, and their cached keys and values are the old
@@ -48,10 +50,14 @@ export class VllmClient implements ReplicaClient {
   readonly dialect = "vllm" as const;
   private transferReady = false;
 
+  private readonly headers: Record<string, string>;
+
   constructor(
     readonly url: string,
     private readonly opts: VllmClientOptions = {},
-  ) {}
+  ) {
+    this.headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+  }
 
   /** The /v1/completions body for a request (exported shape, so tests can pin it). */
   body(request: GenerateRequest, sessionKey?: string): Record<string, unknown> {
@@ -73,7 +79,7 @@ export class VllmClient implements ReplicaClient {
   }
 
   async generate(request: GenerateRequest, options: ReplicaGenerateOptions): Promise<ReplicaGeneration> {
-    const res = await call(this.url, "POST", "/v1/completions", this.body(request, options.sessionKey), options);
+    const res = await call(this.url, "POST", "/v1/completions", this.body(request, options.sessionKey), { ...options, headers: this.headers });
     if (res.status < 200 || res.status >= 300) throw statusError(this.url, ROUTE, res);
     return this.parse(request, parseJson(this.url, ROUTE, res.text));
   }
@@ -122,12 +128,12 @@ export class VllmClient implements ReplicaClient {
   }
 
   async health(options: { timeoutMs?: number } = {}): Promise<void> {
-    await getOk(this.url, "/health", options);
+    await getOk(this.url, "/health", { ...options, headers: this.headers });
   }
 
   async maxModelLen(options: { timeoutMs?: number } = {}): Promise<number> {
     const c = new Checker(this.url, "GET /v1/models");
-    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", options)), "body");
+    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", { ...options, headers: this.headers })), "body");
     const data = c.array(body.data, "data");
     if (data.length === 0) c.fail("data", "is empty");
     return c.int(c.object(data[0], "data[0]").max_model_len, "data[0].max_model_len");
@@ -158,7 +164,7 @@ export class VllmClient implements ReplicaClient {
   }
 
   private control() {
-    return { timeoutMs: this.opts.controlTimeoutMs ?? 600_000 };
+    return { timeoutMs: this.opts.controlTimeoutMs ?? 600_000, headers: this.headers };
   }
 }
 
