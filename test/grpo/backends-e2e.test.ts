@@ -47,7 +47,7 @@ test("embedded trainer × SGLang-dialect pool of two gymrl serve replicas starte
   const refits = readdirSync(join(dir, "run", "refit"));
   expect(refits).toEqual(["v000002"]);
   expect(existsSync(join(dir, "run", "refit", "v000002", "model.safetensors"))).toBe(true);
-  expect(readFileSync(join(dir, "run", "replicas.log"), "utf8")).toContain("replica1");
+  expect(readFileSync(join(dir, "run", "replicas.log"), "utf8")).toContain("== replica 1 http://127.0.0.1:");
 }, 240_000);
 
 test.skipIf(!python && !requireTorch)("PyTorch worker × embedded engine", async () => {

@@ -5,11 +5,12 @@
  *
  *   embedded × embedded   one shared weight buffer; the optimizer step is the refit (colocated.ts)
  *   any other pair        separate memory; refit through an HF safetensors directory (separate.ts)
+ *   vllm | sglang with no generation.urls: N local `gymrl serve` replicas (engine/remote/start.ts)
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createEmbeddedEngine, type UpdatableGenerationEngine } from "../../engine/index.ts";
-import { createRemoteEnginePool } from "../../engine/remote/index.ts";
+import { startRemoteEngine } from "../../engine/remote/index.ts";
 import { loadCheckpoint, type LoadedCheckpoint } from "../../model/checkpoint.ts";
 import { getKernels } from "../../tensor/index.ts";
 import { loadChatFormat } from "../../tokenizer/index.ts";
@@ -18,7 +19,6 @@ import { TorchTrainer } from "../torch-trainer/index.ts";
 import { EmbeddedTrainer, type PolicyTrainer } from "../trainer.ts";
 import { adamwOf, colocatedBackend, referenceScorer, scoringTemperature } from "./colocated.ts";
 import { separateBackend } from "./separate.ts";
-import { startServeReplicas } from "./serve-replicas.ts";
 import type { PolicyBackend } from "./types.ts";
 import type { ChatFormat } from "../../tokenizer/index.ts";
 
@@ -87,34 +87,24 @@ async function startEngine(recipe: Recipe, opts: BackendOptions, chat: ChatForma
     });
     return { engine, label: "embedded", close: () => engine.close() };
   }
-  let urls = g.urls;
-  let stopReplicas = async () => {};
-  if (urls.length === 0) {
-    const log = runLog(opts.runDir, "replicas.log");
-    const replicas = await startServeReplicas({
-      modelDir: opts.initDir,
-      count: g.replicas,
-      slots: recipe.model.engine_slots,
-      kernels: recipe.model.kernels,
-      onLog: (i, line) => log(`replica${i}`, line),
-    });
-    urls = replicas.urls;
-    stopReplicas = replicas.stop;
-  }
-  try {
-    const pool = await createRemoteEnginePool({ dialect: g.backend, urls, requestTimeoutMs: g.request_timeout_s * 1000 });
-    return {
-      engine: pool,
-      label: `${g.backend} pool of ${urls.length} (${urls.join(", ")})`,
-      close: async () => {
-        await pool.close();
-        await stopReplicas();
-      },
-    };
-  } catch (e) {
-    await stopReplicas();
-    throw e;
-  }
+  const remote = await startRemoteEngine({
+    dialect: g.backend,
+    urls: g.urls,
+    replicas: g.replicas,
+    modelDir: opts.initDir,
+    requestTimeoutS: g.request_timeout_s,
+    kernels: recipe.model.kernels,
+    slots: recipe.model.engine_slots,
+  });
+  return {
+    engine: remote.engine,
+    label: remote.label,
+    close: async () => {
+      // the replicas' own logs stay in the run directory for a person to read
+      if (remote.local) writeFileSync(join(opts.runDir, "replicas.log"), remote.local.replicas.map((r, i) => `== replica ${i} ${r.url}\n${r.stderr()}`).join("\n"));
+      await remote.close();
+    },
+  };
 }
 
 export async function createPolicyBackend(recipe: Recipe, opts: BackendOptions): Promise<PolicyBackend> {
