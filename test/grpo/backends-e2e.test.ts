@@ -50,9 +50,20 @@ test("embedded trainer × SGLang-dialect pool of two gymrl serve replicas starte
   expect(readFileSync(join(dir, "run", "replicas.log"), "utf8")).toContain("== replica 1 http://127.0.0.1:");
 }, 240_000);
 
-test.skipIf(!python && !requireTorch)("PyTorch worker × embedded engine", async () => {
-  const { dir, lines } = await twoSteps("torch", ["trainer.backend=torch", "generation.backend=embedded"]);
+test.skipIf(!python && !requireTorch)("PyTorch worker × embedded engine, then a resume on the same path", async () => {
+  const overrides = ["trainer.backend=torch", "generation.backend=embedded"];
+  const { dir, lines } = await twoSteps("torch", overrides);
   expect(lines.some((l) => l.includes("torch"))).toBe(true);
   expect(existsSync(join(dir, "run", "torch-worker.log"))).toBe(true);
-  expect(existsSync(join(dir, "run", "checkpoints", "latest"))).toBe(true);
-}, 240_000);
+  expect(readFileSync(join(dir, "run", "checkpoints", "latest"), "utf8").trim()).toBe("step_000002");
+
+  // the same run directory with one more step: the worker starts from checkpoint 2 (weights and
+  // AdamW moments) and the loop takes step 3 only
+  const raw = tinyRecipe({ init: join(dir, "init"), outDir: join(dir, "run"), train: smallTrainFile(tmp) });
+  const r = await runGrpo({ recipe: parseRecipe(raw, ["grpo.max_num_steps=3", "grpo.val_at_start=false", "grpo.val_at_end=false", ...overrides]), log: () => {} });
+  expect(r.steps).toBe(3);
+  const metrics = readJsonl(join(dir, "run", "metrics.jsonl"));
+  expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
+  expect(metrics[2]["train/token_mult_prob_error"]).toBeLessThan(1.01);
+  expect(readFileSync(join(dir, "run", "checkpoints", "latest"), "utf8").trim()).toBe("step_000003");
+}, 300_000);
