@@ -20,7 +20,7 @@ const ANSWER = [785, 4226, 374, EOS];
  * those real first prompts.
  */
 const fixture = JSON.parse(
-  readFileSync(new URL("../../../shared/data/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../test/fixtures/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
 ) as {
   input: { agent_ref: { type: string; name: string } }[];
   expected_output: { message_log: { role: string; token_ids: number[] }[] }[];

@@ -47,7 +47,7 @@ describe("replacePrefixTokens", () => {
 
 describe("replacePrefixTokens on real Qwen3 ids (NeMo RL fixture)", () => {
   const fixture = JSON.parse(
-    readFileSync(new URL("../../../shared/data/nemo-rl/replace_prefix_qwen3.json", import.meta.url), "utf8"),
+    readFileSync(new URL("../../test/fixtures/nemo-rl/replace_prefix_qwen3.json", import.meta.url), "utf8"),
   ) as { model_token_ids: number[]; template_token_ids: number[] };
   const QWEN_EOS = 151645; // <|im_end|>
   const model = fixture.model_token_ids;

@@ -63,7 +63,7 @@ interface SanityFixture {
   }[];
 }
 const sanity = JSON.parse(
-  readFileSync(new URL("../../../shared/data/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../test/fixtures/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
 ) as SanityFixture;
 
 function rowChat(row: number) {
@@ -271,7 +271,7 @@ describe("multi-turn prompts (fixture row 0 as turn 1)", () => {
 // NeMo RL's replace_prefix fixture (vLLM) and the " Skinny" case of its HTTP-server test.
 
 const replacePrefix = JSON.parse(
-  readFileSync(new URL("../../../shared/data/nemo-rl/replace_prefix_qwen3.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../test/fixtures/nemo-rl/replace_prefix_qwen3.json", import.meta.url), "utf8"),
 ) as { og_model_token_ids: number[]; model_token_ids: number[]; template_token_ids: number[] };
 const { og_model_token_ids: og, model_token_ids: model, template_token_ids: template } = replacePrefix;
 

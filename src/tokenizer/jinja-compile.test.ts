@@ -43,7 +43,7 @@ function bothRenders(args: RenderChatArgs) {
 }
 
 const sanity = JSON.parse(
-  readFileSync(new URL("../../../shared/data/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../test/fixtures/nemo-rl/nemo_gym_sanity_qwen3.json", import.meta.url), "utf8"),
 ) as { input: { responses_create_params: { tools: Array<{ name: string; description?: string; parameters?: object }> } }[] };
 
 const fixtureTools: ChatTool[] = sanity.input[0].responses_create_params.tools.map((t) => ({

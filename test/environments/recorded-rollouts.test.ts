@@ -1,6 +1,6 @@
 /**
  * Conformance with NeMo Gym's own recorded results: for every rollout in
- * shared/data/nemo-gym/<env>/example_rollouts.jsonl of a ported environment, gymrl's /verify on the
+ * NeMo Gym's <env>/example_rollouts.jsonl of a ported environment (src/environments/<env>/data), gymrl's /verify on the
  * recorded row + response gives the recorded reward and every recorded extra field. Rows whose
  * task fields were not kept in the recording are joined back from example.jsonl by their input.
  * Tool calls of the recorded response are replayed first in the same session (stateful servers need
@@ -8,7 +8,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { NEMO_GYM_DATA, VLLM_CONFIG } from "../gym/helpers/paths.ts";
+import { nemoGymData, VLLM_CONFIG } from "../gym/helpers/paths.ts";
 import { startInProcess, type InProcessGym } from "../gym/helpers/in-process.ts";
 import { envConfig, post, readJsonl, type Json } from "./helpers.ts";
 
@@ -69,8 +69,8 @@ test("the closeness check can fail", () => {
 });
 
 describe.each(Object.entries(PORTED))("%s", (env, server) => {
-  const rows = readJsonl(`${NEMO_GYM_DATA}/${env}/example.jsonl`);
-  const recorded = readJsonl(`${NEMO_GYM_DATA}/${env}/example_rollouts.jsonl`);
+  const rows = readJsonl(nemoGymData(env, "example.jsonl"));
+  const recorded = readJsonl(nemoGymData(env, "example_rollouts.jsonl"));
 
   test.each(recorded.map((r, i) => [i, r] as const))("rollout %i: reward and extra fields as recorded", async (_i, rec) => {
     const row = rows.find((r) => inputKey(r.responses_create_params) === inputKey(rec.responses_create_params));

@@ -1,20 +1,13 @@
 /** Config loading: every NeMo Gym sample YAML loads; precedence, interpolation, ???, refs, errors, ports. */
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { assignServerAddresses, GymConfigError, listServerInstances, loadGymConfig } from "../../src/gym/index.ts";
 import { parseOverride } from "../../src/gym/config/overrides.ts";
-import { EXAMPLE_CONFIG, NEMO_GYM_DATA, VLLM_CONFIG } from "./helpers/paths.ts";
+import { EXAMPLE_CONFIG, NEMO_GYM_CONFIGS, NEMO_GYM_FIXTURES, SIMPLE_AGENT_CONFIG, VLLM_CONFIG } from "./helpers/paths.ts";
 
 const POLICY = ["+policy_base_url=http://127.0.0.1:9/v1", "+policy_api_key=dummy", "+policy_model_name=test-model"];
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? yamlFiles(p) : /\.ya?ml$/.test(f) ? [p] : [];
-  });
-}
 
 function tmp(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "gymrl-config-"));
@@ -33,12 +26,11 @@ function loadError(fn: () => unknown): GymConfigError {
 }
 
 describe("every NeMo Gym sample config loads", () => {
-  const files = yamlFiles(NEMO_GYM_DATA);
-  test("the sample data is there", () => expect(files.length).toBeGreaterThanOrEqual(10));
+  test("the sample data is there", () => expect(NEMO_GYM_CONFIGS.length).toBeGreaterThanOrEqual(10));
 
-  test.each(files.map((f) => [relative(NEMO_GYM_DATA, f), f]))("%s", (_name, file) => {
+  test.each(NEMO_GYM_CONFIGS.map((c) => [c.name, c.path]))("%s", (_name, file) => {
     // Each env config names policy_model; simple_agent.yaml and math_with_judge leave a ??? to fill.
-    const configPaths = [join(NEMO_GYM_DATA, "vllm_model_for_training.yaml"), join(NEMO_GYM_DATA, "example_single_tool_call/example_single_tool_call.yaml"), file];
+    const configPaths = [VLLM_CONFIG, join(NEMO_GYM_FIXTURES, "example_single_tool_call/example_single_tool_call.yaml"), file];
     const overrides = [...POLICY];
     if (file.endsWith("simple_agent.yaml")) overrides.push("+simple_agent.responses_api_agents.simple_agent.resources_server.name=example_single_tool_call");
     if (file.includes("math_with_judge")) overrides.push("+math_with_judge.resources_servers.math_with_judge.judge_model_server.name=policy_model");
@@ -98,7 +90,7 @@ describe("loading", () => {
 
 describe("errors name the file, the key and what was expected", () => {
   test("??? left unset", () => {
-    const e = loadError(() => loadGymConfig({ configPaths: [VLLM_CONFIG, join(NEMO_GYM_DATA, "simple_agent.yaml")], overrides: POLICY, envYaml: false }));
+    const e = loadError(() => loadGymConfig({ configPaths: [VLLM_CONFIG, SIMPLE_AGENT_CONFIG], overrides: POLICY, envYaml: false }));
     expect(e.source).toContain("simple_agent.yaml");
     expect(e.key).toBe("simple_agent.responses_api_agents.simple_agent.resources_server.name");
     expect(e.message).toMatch(/required/);
