@@ -73,7 +73,7 @@ export class LmHead {
     head: FloatArray,
     temperature: number,
   ): void {
-    const { c, vOut } = this;
+    const { vOut } = this;
     logp.fill(0, 0, n);
     entropy.fill(0, 0, n);
     if (this.lse.length < n) this.lse = allocFloat(this.dtype, n);
@@ -82,9 +82,7 @@ export class LmHead {
     this.ensureChunk(Math.min(R, m));
     for (let start = 0; start < m; start += R) {
       const k = Math.min(R, m - start);
-      this.gather(start, k, lnf, targetRows);
-      this.kernels.matmul(this.logits, this.x, head, k, vOut, c, false, true, 0);
-      if (temperature !== 1) scaleInPlace(this.logits, k * vOut, 1 / temperature);
+      this.chunkLogits(start, k, lnf, targetRows, head, temperature);
       this.kernels.logprobForward(this.lp, this.ent, this.lseC, this.logits, this.tgt, k, vOut);
       for (let j = 0; j < k; j++) {
         const i = this.rows[start + j];
@@ -128,9 +126,7 @@ export class LmHead {
     for (let start = 0; start < m; start += R) {
       const k = Math.min(R, m - start);
       if (reuse < 0) {
-        this.gather(start, k, lnf, targetRows);
-        K.matmul(this.logits, this.x, head, k, vOut, c, false, true, 0);
-        if (temperature !== 1) scaleInPlace(this.logits, k * vOut, 1 / temperature);
+        this.chunkLogits(start, k, lnf, targetRows, head, temperature);
       }
       for (let j = 0; j < k; j++) {
         const i = this.rows[start + j];
@@ -173,14 +169,20 @@ export class LmHead {
     return m;
   }
 
-  /** Copies the lnf rows and target rows of rows[start .. start+k) into the chunk buffers. */
-  private gather(start: number, k: number, lnf: FloatArray, targetRows: Int32Array): void {
-    const c = this.c;
+  /**
+   * The chunk rows[start .. start+k): gathers their lnf rows into x and target rows into tgt, then
+   * logits = x · headᵀ / T. Forward and the backward's recomputation run this same code, so the
+   * recomputed logits are the forward's bit for bit.
+   */
+  private chunkLogits(start: number, k: number, lnf: FloatArray, targetRows: Int32Array, head: FloatArray, temperature: number): void {
+    const { c, vOut } = this;
     for (let j = 0; j < k; j++) {
       const i = this.rows[start + j];
       this.x.set(lnf.subarray(i * c, (i + 1) * c), j * c);
       this.tgt[j] = targetRows[i];
     }
+    this.kernels.matmul(this.logits, this.x, head, k, vOut, c, false, true, 0);
+    if (temperature !== 1) scaleInPlace(this.logits, k * vOut, 1 / temperature);
   }
 
   private ensureChunk(rows: number): void {

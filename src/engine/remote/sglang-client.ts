@@ -22,8 +22,9 @@
  */
 import type { FinishReason, GenerateRequest, TokenLogprob } from "../types.ts";
 import { RemoteEngineError } from "./errors.ts";
-import { call, getOk, parseJson, postOk, statusError } from "./http.ts";
+import { call, parseJson, postOk, statusError } from "./http.ts";
 import { type ReplicaClient, type ReplicaGenerateOptions, type ReplicaGeneration, wireTopK } from "./replica.ts";
+import { authHeaders, checkHealth, readMaxModelLen } from "./server-info.ts";
 import { Checker } from "./validate.ts";
 
 const ROUTE = "POST /generate";
@@ -44,7 +45,7 @@ export class SglangClient implements ReplicaClient {
     readonly url: string,
     private readonly opts: SglangClientOptions = {},
   ) {
-    this.headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    this.headers = authHeaders(opts.apiKey);
   }
 
   /** The /generate body for a request. */
@@ -126,16 +127,11 @@ export class SglangClient implements ReplicaClient {
   }
 
   async health(options: { timeoutMs?: number } = {}): Promise<void> {
-    await getOk(this.url, "/health", { ...options, headers: this.headers });
+    await checkHealth(this.url, this.headers, options);
   }
 
   async maxModelLen(options: { timeoutMs?: number } = {}): Promise<number> {
-    // SGLang's OpenAI-compatible model card carries max_model_len, as vLLM's does
-    const c = new Checker(this.url, "GET /v1/models");
-    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", { ...options, headers: this.headers })), "body");
-    const data = c.array(body.data, "data");
-    if (data.length === 0) c.fail("data", "is empty");
-    return c.int(c.object(data[0], "data[0]").max_model_len, "data[0].max_model_len");
+    return readMaxModelLen(this.url, this.headers, options);
   }
 
   async pause(): Promise<void> {

@@ -23,8 +23,9 @@
  * vLLM does not report which weights produced a sample; the pool stamps versions itself (pool.ts).
  */
 import type { FinishReason, GenerateRequest, TokenLogprob } from "../types.ts";
-import { getOk, parseJson, postOk, call, statusError } from "./http.ts";
+import { parseJson, postOk, call, statusError } from "./http.ts";
 import { type ReplicaClient, type ReplicaGenerateOptions, type ReplicaGeneration, wireTopK } from "./replica.ts";
+import { authHeaders, checkHealth, readMaxModelLen } from "./server-info.ts";
 import { Checker } from "./validate.ts";
 
 const ROUTE = "POST /v1/completions";
@@ -56,7 +57,7 @@ export class VllmClient implements ReplicaClient {
     readonly url: string,
     private readonly opts: VllmClientOptions = {},
   ) {
-    this.headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {};
+    this.headers = authHeaders(opts.apiKey);
   }
 
   /** The /v1/completions body for a request (exported shape, so tests can pin it). */
@@ -128,15 +129,11 @@ export class VllmClient implements ReplicaClient {
   }
 
   async health(options: { timeoutMs?: number } = {}): Promise<void> {
-    await getOk(this.url, "/health", { ...options, headers: this.headers });
+    await checkHealth(this.url, this.headers, options);
   }
 
   async maxModelLen(options: { timeoutMs?: number } = {}): Promise<number> {
-    const c = new Checker(this.url, "GET /v1/models");
-    const body = c.object(parseJson(this.url, "GET /v1/models", await getOk(this.url, "/v1/models", { ...options, headers: this.headers })), "body");
-    const data = c.array(body.data, "data");
-    if (data.length === 0) c.fail("data", "is empty");
-    return c.int(c.object(data[0], "data[0]").max_model_len, "data[0].max_model_len");
+    return readMaxModelLen(this.url, this.headers, options);
   }
 
   async pause(): Promise<void> {
