@@ -15,6 +15,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Rng } from "../../src/model/rng.ts";
 
 export type HfFamily = "qwen3" | "llama3";
 
@@ -122,7 +123,8 @@ export function writeTinyHfModel(dir: string, family: HfFamily, opts: TinyHfOpti
   const config = { ...tinyHfConfig(family), ...opts.config };
   const dtype = opts.dtype ?? "BF16";
   writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, torch_dtype: dtypeName(dtype) }, null, 2) + "\n");
-  const rand = mulberry32(opts.seed ?? 1);
+  const rng = new Rng(opts.seed ?? 1);
+  const rand = () => rng.uniform();
   const tensors = hfTensorShapes(config).map(([name, shape]) => {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
@@ -285,16 +287,4 @@ function toF16(x: number): number {
     e++;
   }
   return sign | ((e + 15) << 10) | m;
-}
-
-/** A small seeded generator (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
