@@ -5,15 +5,12 @@
  * generation_config.json (a model built to emit one of them stops on it), and a second turn sent back with its token ids reaches the engine
  * spliced: the first turn's ids exactly, then the template's ids after that turn's end token.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
+import { startLocalReplicas, type LocalReplicas } from "../../src/engine/remote/index.ts";
 import { loadModel } from "../../src/model/checkpoint.ts";
 import { packBatch } from "../../src/model/model.ts";
 import { serve } from "../../src/server/serve.ts";
@@ -21,32 +18,18 @@ import { getKernels } from "../../src/tensor/index.ts";
 import { loadChatFormat } from "../../src/tokenizer/index.ts";
 import { writeTinyHfModel, type HfFamily } from "../support/hf-model-dir.ts";
 
-const bin = fileURLToPath(new URL("../../bin/gymrl.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "gymrl-serve-dir-"));
-const children: ChildProcess[] = [];
+const running: LocalReplicas[] = [];
 
 afterAll(async () => {
-  for (const c of children) {
-    c.kill("SIGTERM");
-    if (c.exitCode === null) await once(c, "exit");
-  }
+  for (const r of running) await r.stop();
 });
 
-async function startServe(dir: string): Promise<{ client: OpenAI; stderr: () => string }> {
-  const child = spawn(process.execPath, [bin, "serve", "--model", dir, "--port", "0", "--slots", "4", "--max-model-len", "1024", "--served-model-name", "m"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await Promise.race([
-    once(lines, "line"),
-    once(child, "exit").then(() => {
-      throw new Error(`gymrl serve exited early:\n${stderr}`);
-    }),
-  ])) as [string];
-  return { client: new OpenAI({ baseURL: line.trim(), apiKey: "unused", maxRetries: 0 }), stderr: () => stderr };
+/** `gymrl serve --model DIR` as a child process (the launcher the engine pool uses). */
+async function startServe(dir: string): Promise<{ client: OpenAI }> {
+  const r = await startLocalReplicas({ modelDir: dir, slots: 4, maxModelLen: 1024, extraArgs: ["--served-model-name", "m"] });
+  running.push(r);
+  return { client: new OpenAI({ baseURL: `${r.urls[0]}/v1`, apiKey: "unused", maxRetries: 0 }) };
 }
 
 interface TokenFields {
