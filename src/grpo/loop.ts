@@ -41,6 +41,7 @@ import { seqLogprobErrorMask } from "./sample-filters.ts";
 import { assembleStepBatch, sliceBatch } from "./step-batch.ts";
 import { rewardSettingsOf } from "./step-rewards.ts";
 import { gatherStepRollouts } from "./step-rollouts.ts";
+import { trainedRolloutRecords, writeTrainedRollouts } from "./trained-rollouts.ts";
 import type { TrainBatch } from "./trainer.ts";
 
 
@@ -307,6 +308,9 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       m.elapsed_s = elapsedBefore + (performance.now() - t0) / 1000;
       appendJsonl(metricsPath, m);
       appendJsonl(promptsPath, { step, prompts: picked.map((p) => p.id) });
+      // what the step trained on, token by token, for `gymrl view` (trained-rollouts.ts)
+      const decode = stack.tokenizer ? (ids: number[]) => stack.tokenizer.decode(ids) : undefined;
+      writeTrainedRollouts(runDir, step, trainedRolloutRecords(step, gathered.trained, sb, batch.prevLogprobs ?? currAll, decode));
       if (recipe.run.dump_rollouts > 0) dumpRollouts(join(runDir, "rollouts.jsonl"), step, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
       lines.push(m);
       writePlot(plotPath, lines, `GRPO: ${runDir}`);
