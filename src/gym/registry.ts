@@ -29,6 +29,7 @@ export const TS_IMPLEMENTATIONS: Record<ServerType, Record<string, string>> = {
     math_with_judge: env("math_with_judge"),
     arithmetic: env("arithmetic"),
     calculator: env("calculator"),
+    workplace_assistant: env("workplace_assistant"),
   },
 };
 
