@@ -4,7 +4,7 @@
  * know about" column names. `npm run lint` fails on an import against this table;
  * test/lint/layers.test.ts proves it does.
  *
- *   cli → policy → grpo → sft → rollout → gym, environments → server → engine → model → tensor, tokenizer
+ *   cli → view, policy → grpo → sft → rollout → gym, environments → server → engine → model → tensor, tokenizer
  *
  * Exceptions from the straight chain, each from ARCHITECTURE.md: gym knows neither the model nor the
  * engine; environments know neither the trainer nor the model; rollout knows no model internals;
@@ -17,7 +17,9 @@ import boundaries from "eslint-plugin-boundaries";
 
 /** Each layer and the layers it may import (besides itself). */
 export const layers = {
-  cli: ["policy", "grpo", "sft", "rollout", "gym", "environments", "server", "engine", "model", "tensor", "tokenizer"],
+  cli: ["view", "policy", "grpo", "sft", "rollout", "gym", "environments", "server", "engine", "model", "tensor", "tokenizer"],
+  // the run viewer reads the files a run writes (grpo's formats); only the CLI starts it
+  view: ["grpo"],
   policy: ["grpo", "sft", "rollout", "gym", "environments", "server", "engine", "model", "tensor", "tokenizer"],
   // grpo's demo runs the SFT warm start, so sft sits just below grpo (never the other way round)
   grpo: ["sft", "rollout", "gym", "environments", "server", "engine", "model", "tensor", "tokenizer"],

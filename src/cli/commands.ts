@@ -15,4 +15,5 @@ export const subCommands: Record<string, Lazy> = {
   serve: () => import("./serve.ts").then((m) => m.default),
   sft: () => import("./sft.ts").then((m) => m.default),
   train: () => import("./train.ts").then((m) => m.default),
+  view: () => import("./view.ts").then((m) => m.default),
 };

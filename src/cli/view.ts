@@ -1,0 +1,39 @@
+/**
+ * `gymrl view RUN_DIR [RUN_DIR2 ...] [--port N] [--host H]`: the run viewer, a local web page with
+ * a run's curves and the trajectories each step trained on, following the run live; two or more
+ * directories overlay their curves. Ctrl-C stops it.
+ */
+import { defineCommand } from "citty";
+import { startViewServer } from "../view/index.ts";
+
+/** The run directories: the positional arguments (flags and their values skipped). */
+export function runDirsOf(rawArgs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i];
+    if (a.startsWith("--")) {
+      if (!a.includes("=")) i++; // --port 8080
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+export default defineCommand({
+  meta: { name: "view", description: "Open a run (or several, overlaid) in the browser: curves, trajectories token by token, live" },
+  args: {
+    run: { type: "positional", description: "run directory (more than one: curves overlaid)", required: true },
+    port: { type: "string", description: "port (default: a free one)" },
+    host: { type: "string", description: "address to bind (default 127.0.0.1)" },
+  },
+  async run({ args, rawArgs }) {
+    const port = args.port === undefined ? 0 : Number(args.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected an integer 0..65535, got "${args.port}"`);
+    const server = await startViewServer({ runs: runDirsOf(rawArgs), port, host: args.host });
+    console.log(`gymrl view: ${server.url}`);
+    const stop = () => void server.close().then(() => process.exit(0));
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  },
+});

@@ -1,0 +1,3 @@
+/** @module The run viewer: `startViewServer({ runs })` serves one page over run directories. */
+export { startViewServer, type ViewServer, type ViewServerOptions } from "./server.ts";
+export { readMetrics, readRollouts, readSteps, type MetricsRead, type RolloutsRead, type StepsRead } from "./run-data.ts";
