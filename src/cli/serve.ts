@@ -31,6 +31,10 @@ export default defineCommand({
       description: "allowed temperature,top_p pairs, e.g. '1,1;0,1' (off-profile requests get 400)",
     },
     seed: { type: "string", description: "random-init seed" },
+    "allow-special-tokens-in-content": {
+      type: "boolean",
+      description: "encode special-token text inside message content as the token, as vLLM does (parity tests; by default content cannot forge turn boundaries)",
+    },
   },
   async run({ args }) {
     if (!args.model === !args["random-init"]) {
@@ -51,8 +55,12 @@ export default defineCommand({
       kernels: kernelsArg(args.kernels),
       samplingProfiles: args["sampling-profile"] ? parseProfiles(args["sampling-profile"]) : undefined,
       seed: optionalInt(args.seed, "--seed"),
+      allowSpecialTokensInContent: args["allow-special-tokens-in-content"] === true,
     }));
     console.error(`gymrl serve: model ${running.modelName}, max_model_len ${running.engine.maxModelLen}, kernels ${running.engine.kernels}`);
+    if (args["allow-special-tokens-in-content"]) {
+      console.error("gymrl serve: --allow-special-tokens-in-content: message content can write special tokens (turn boundaries), as in vLLM");
+    }
     console.log(`${running.baseUrl}/v1`);
     const stop = () => {
       void running.close().then(() => process.exit(0));

@@ -10,12 +10,18 @@ import type { ChatMessageWire, ToolWire } from "./wire.ts";
 /** What the server needs of the tokenizer layer. */
 export interface ChatTokenizer {
   readonly eosTokenId: number;
-  /** The EOS token's text; the templated prompt is encoded with specials parsed, so each
-   * occurrence of this text in it is one EOS id. */
+  /** The EOS token's text; in text rendered from a protected chat each occurrence is one EOS id. */
   readonly eosToken: string;
   readonly vocabSize: number;
+  /** Raw prompt text (completions, /tokenize with a prompt): special-token text becomes the token. */
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
+  /**
+   * The request's messages and tools as they are to be rendered, and the encoder for text rendered
+   * from them: special-token text inside the request's own strings stays text, so only the
+   * template's markers become ids (unless the server allows it: --allow-special-tokens-in-content).
+   */
+  protectChat(options: { messages: readonly ChatMessageWire[]; tools?: readonly ToolWire[]; templateKwargs?: Record<string, unknown> }): ProtectedChatWire;
   /** Render with the model's chat template (specials in the output are real markers). */
   renderChat(options: {
     messages: readonly ChatMessageWire[];
@@ -23,6 +29,14 @@ export interface ChatTokenizer {
     addGenerationPrompt: boolean;
     templateKwargs?: Record<string, unknown>;
   }): string;
+}
+
+export interface ProtectedChatWire {
+  /** Index-aligned with the request's messages. */
+  messages: readonly ChatMessageWire[];
+  tools: readonly ToolWire[] | undefined;
+  /** Text rendered from `messages` and `tools`, or a slice of it, → ids. */
+  encode(text: string): number[];
 }
 
 export interface ChatPromptRequest {
@@ -41,21 +55,23 @@ export interface ChatPrompt {
 }
 
 export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): ChatPrompt {
-  const messages = req.messages;
-  const tools = req.tools ?? undefined;
   const templateKwargs = req.templateKwargs ?? undefined;
+  // Rendered text comes from the protected chat only, so every marker in it (the EOS counted
+  // below included) is the template's own.
+  const chat = tok.protectChat({ messages: req.messages, tools: req.tools ?? undefined, templateKwargs });
+  const messages = chat.messages;
   const render = (msgs: readonly ChatMessageWire[], addGenerationPrompt: boolean) =>
-    tok.renderChat({ messages: msgs, tools, addGenerationPrompt, templateKwargs });
+    tok.renderChat({ messages: msgs, tools: chat.tools, addGenerationPrompt, templateKwargs });
 
   const text = render(messages, req.addGenerationPrompt);
   let prefix: number[] | null;
   try {
-    prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(messages);
+    prefix = req.requiredPrefixTokenIds ? [...req.requiredPrefixTokenIds] : requiredPrefixFromMessages(req.messages);
   } catch (e) {
     if (e instanceof PrefixSpliceError) throw badRequest(e.message, e.param);
     throw e;
   }
-  if (!prefix || prefix.length === 0) return { promptTokenIds: tok.encode(text), spliced: false };
+  if (!prefix || prefix.length === 0) return { promptTokenIds: chat.encode(text), spliced: false };
 
   checkIds(prefix, tok.vocabSize);
   let lastAssistant = -1;
@@ -74,11 +90,11 @@ export function buildChatPrompt(tok: ChatTokenizer, req: ChatPromptRequest): Cha
     // with every turn) is never encoded at all.
     const cut = indexOfNth(text, tok.eosToken, eosInPrefix);
     if (cut >= 0 && eosInPrefix > 0) {
-      const rest = tok.encode(text.slice(cut));
+      const rest = chat.encode(text.slice(cut));
       if (rest[0] === tok.eosTokenId) return { promptTokenIds: spliceAtEosCount(prefix, 1, rest, tok.eosTokenId), spliced: true };
     }
     // Not the shape above (e.g. no EOS where expected): the general path, which explains failures.
-    return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, tok.encode(text), tok.eosTokenId), spliced: true };
+    return { promptTokenIds: spliceAtEosCount(prefix, eosInPrefix, chat.encode(text), tok.eosTokenId), spliced: true };
   } catch (e) {
     if (e instanceof PrefixSpliceError) throw badRequest(e.message, e.param);
     throw e;

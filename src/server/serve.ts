@@ -31,6 +31,11 @@ export interface ServeOptions {
   kernels?: KernelPreference;
   samplingProfiles?: SamplingProfile[];
   thread?: "worker" | "main";
+  /**
+   * Encode special-token text inside message content as the token, as vLLM does (parity tests).
+   * Off by default: content cannot forge turn boundaries; only the template's markers are ids.
+   */
+  allowSpecialTokensInContent?: boolean;
 }
 
 export interface RunningServe {
@@ -63,7 +68,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
   const modelName = opts.modelName ?? (opts.modelDir ? opts.modelDir : "gymrl-random-init");
   const server = createOpenAIServer({
     engine,
-    tokenizer: chatTokenizerFrom(format),
+    tokenizer: chatTokenizerFrom(format, { contentSpecialTokens: opts.allowSpecialTokensInContent ? "parse" : "literal" }),
     parser: outputParserFrom(format.outputParser),
     modelName,
     stopTokenIds,

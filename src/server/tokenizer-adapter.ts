@@ -1,8 +1,10 @@
 /** The tokenizer layer seen through the two small interfaces the server needs. */
 import {
   ChatTemplateError,
+  protectChat,
   qwen3OutputParser,
   renderChat,
+  type ContentSpecialTokens,
   type ChatFormat,
   type ChatMessage,
   type ChatOutputParser,
@@ -14,11 +16,19 @@ import type { ChatTokenizer } from "./chat-prompt.ts";
 import { badRequest } from "./errors.ts";
 import type { OutputParser, ParsedToolCall } from "./output.ts";
 
+export interface ChatTokenizerOptions {
+  /**
+   * "literal" (default): special-token text inside message content, tool-call arguments and tools
+   * is encoded as text; "parse": as the token, as vLLM does (`--allow-special-tokens-in-content`).
+   */
+  contentSpecialTokens?: ContentSpecialTokens;
+}
+
 /**
  * A ChatTokenizer over a model directory's chat format (its template, and the token that ends each
  * message for the splice), or over a bare tokenizer whose eos ends messages (Qwen3's <|im_end|>).
  */
-export function chatTokenizerFrom(source: Tokenizer | ChatFormat): ChatTokenizer {
+export function chatTokenizerFrom(source: Tokenizer | ChatFormat, options: ChatTokenizerOptions = {}): ChatTokenizer {
   const format = "turnEnd" in source ? source : null;
   const tok = format ? format.tokenizer : (source as Tokenizer);
   let turnEnd: { token: string; id: number };
@@ -30,6 +40,8 @@ export function chatTokenizerFrom(source: Tokenizer | ChatFormat): ChatTokenizer
     turnEnd = { token: eosToken, id: tok.eosTokenId };
   }
   const render = format ? (args: RenderChatArgs) => format.chatTemplate.render(args) : (args: RenderChatArgs) => renderChat(tok, args);
+  const templateSources = format ? [format.chatTemplate.source, format.chatTemplate.toolUseSource ?? ""] : [tok.chatTemplate ?? ""];
+  const mode = options.contentSpecialTokens ?? "literal";
   return {
     eosTokenId: turnEnd.id,
     eosToken: turnEnd.token,
@@ -39,6 +51,21 @@ export function chatTokenizerFrom(source: Tokenizer | ChatFormat): ChatTokenizer
     // Ids past the tokenizer's (a checkpoint's padding rows, e.g. Qwen3's 151669..151935) decode to
     // nothing, as in vLLM, instead of failing the request.
     decode: (ids) => tok.decode(ids.every((id) => id < tok.vocabSize) ? [...ids] : ids.filter((id) => id < tok.vocabSize), { skipSpecial: true }),
+    protectChat: ({ messages, tools, templateKwargs }) => {
+      try {
+        const chat = protectChat(tok, {
+          messages: messages as unknown as ChatMessage[],
+          tools: tools as unknown as ChatTool[] | undefined,
+          templateKwargs,
+          templateSources,
+          mode,
+        });
+        return chat as unknown as ReturnType<ChatTokenizer["protectChat"]>;
+      } catch (e) {
+        if (e instanceof ChatTemplateError) throw badRequest(e.message, "messages");
+        throw e;
+      }
+    },
     renderChat: ({ messages, tools, addGenerationPrompt, templateKwargs }) => {
       try {
         return render({

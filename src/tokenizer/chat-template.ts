@@ -3,26 +3,27 @@
  * (@huggingface/jinja) the way vLLM does, and tokenize the result. Rendering is the inverse of the
  * parsers in tool-call-parser.ts and reasoning-parser.ts (see assistant-output.ts).
  *
- * What vLLM does before rendering, and so what this file does (vLLM `chat_utils.py`):
- * - content `null` becomes "", and an array of text parts is joined with "\n";
- * - tool-call `arguments` arrive as JSON strings and are parsed to objects ("" → {}), so templates
- *   that test `arguments is string` or apply `| tojson` see a mapping (Qwen3 writes `| tojson`);
- * - tools are passed as pydantic dumps them: `{type, function: {name, description, parameters, ...}}`
- *   with a missing description or parameters as null.
- * One difference: a "developer" message is rendered as "system" (Qwen3's template would drop it).
+ * What vLLM does to the messages before rendering is chat-messages.ts.
  *
- * Tokenizing (applyChatTemplate) has two modes for special-token text inside content:
- * - "parse" (default, as vLLM): the rendered prompt is encoded with added tokens parsed, so a user
- *   message containing "<|im_end|>" yields the real <|im_end|> id and can forge a turn boundary;
- * - "literal": markers written by the template become ids, but marker text inside user and tool
- *   content is encoded as plain text. Ids equal "parse" whenever no such content carries marker text.
+ * Tokenizing (applyChatTemplate) has two modes for special-token text inside content
+ * (content-shield.ts):
+ * - "literal" (default): only markers written by the template become ids; marker text inside
+ *   content stays text, so no message can forge a turn boundary;
+ * - "parse" (vLLM, Hugging Face): the rendered prompt is encoded with added tokens parsed, so a user
+ *   message containing "<|im_end|>" yields the real <|im_end|> id.
+ * The ids are the same whenever no content carries marker text.
  */
 import { Template } from "@huggingface/jinja";
 import { ChatTemplateError } from "./errors.ts";
 import { compileTemplate, type CompiledTemplate } from "./jinja-compile.ts";
+import { toTemplateMessages, toTemplateTools } from "./chat-messages.ts";
+import { protectChat, type ContentSpecialTokens } from "./content-shield.ts";
 import { PY_STRING_METHODS, pythonizeStringMethods } from "./jinja-python.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 import type { ChatMessage, ChatTool } from "./types.ts";
+
+export { contentText, toTemplateMessages, toTemplateTools, type TemplateMessage } from "./chat-messages.ts";
+export type { ContentSpecialTokens } from "./content-shield.ts";
 
 export interface RenderChatArgs {
   messages: readonly ChatMessage[];
@@ -35,15 +36,10 @@ export interface RenderChatArgs {
   chatTemplate?: string;
 }
 
-/** How marker text ("<|im_end|>", "<tool_call>") inside user and tool content is tokenized. */
-export type ContentSpecialTokens = "parse" | "literal";
-
 export interface ApplyChatTemplateArgs extends RenderChatArgs {
+  /** Default "literal": special-token text in content is encoded as text (content-shield.ts). */
   contentSpecialTokens?: ContentSpecialTokens;
 }
-
-/** The roles whose content "literal" mode treats as untrusted text. */
-const UNTRUSTED_ROLES = new Set(["user", "tool"]);
 
 /** The chat as a prompt string. */
 export function renderChat(tokenizer: Tokenizer, args: RenderChatArgs): string {
@@ -81,70 +77,14 @@ export function templateContext(tokenizer: Tokenizer, args: RenderChatArgs): Rec
 
 /** The chat as prompt token ids: `renderChat`, then encode (see the file comment for the modes). */
 export function applyChatTemplate(tokenizer: Tokenizer, args: ApplyChatTemplateArgs): number[] {
-  if ((args.contentSpecialTokens ?? "parse") === "parse") {
-    return tokenizer.encode(renderChat(tokenizer, args), { allowSpecial: true });
-  }
-  const shield = shieldUntrustedContent(tokenizer, args);
-  if (shield === null) return tokenizer.encode(renderChat(tokenizer, args), { allowSpecial: true });
-  return tokenizer.encodeTemplated(renderChat(tokenizer, { ...args, messages: shield.messages }), shield.restore);
-}
-
-// ------------------------------------------------------------------------------------------------
-// vLLM's message and tool preprocessing
-
-/** A message as the template sees it: content a string, tool-call arguments an object. */
-export interface TemplateMessage {
-  role: string;
-  content: string;
-  name?: string;
-  tool_calls?: { id: string; type: string; function: { name: string; arguments: unknown } }[];
-  tool_call_id?: string;
-  reasoning_content?: string | null;
-}
-
-export function contentText(content: ChatMessage["content"]): string {
-  if (content === null || content === undefined) return "";
-  if (typeof content === "string") return content;
-  return content.map((part) => part.text).join("\n");
-}
-
-export function toTemplateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
-  return messages.map((m, i) => {
-    const out: TemplateMessage = { role: m.role === "developer" ? "system" : m.role, content: contentText(m.content) };
-    if (m.name !== undefined) out.name = m.name;
-    if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
-    if (m.reasoning_content !== undefined) out.reasoning_content = m.reasoning_content;
-    if (m.tool_calls) {
-      out.tool_calls = m.tool_calls.map((call, j) => ({
-        id: call.id,
-        type: call.type ?? "function",
-        function: { name: call.function.name, arguments: parseArguments(call.function.arguments, i, j) },
-      }));
-    }
-    return out;
+  const chat = protectChat(tokenizer, {
+    messages: args.messages,
+    tools: args.tools,
+    templateKwargs: args.templateKwargs,
+    templateSources: [templateSource(tokenizer, args)],
+    mode: args.contentSpecialTokens,
   });
-}
-
-function parseArguments(args: unknown, i: number, j: number): unknown {
-  if (typeof args !== "string") return args ?? {}; // already a mapping (or missing)
-  if (args.trim() === "") return {};
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw new ChatTemplateError(`messages[${i}].tool_calls[${j}].function.arguments is not valid JSON: ${args}`);
-  }
-}
-
-export function toTemplateTools(tools: readonly ChatTool[]): unknown[] {
-  return tools.map((tool) => {
-    const { type, function: fn, ...topExtra } = tool;
-    const { name, description, parameters, ...fnExtra } = fn;
-    return {
-      type: type ?? "function",
-      function: { name, description: description ?? null, parameters: parameters ?? null, ...fnExtra },
-      ...topExtra,
-    };
-  });
+  return chat.encode(renderChat(tokenizer, { ...args, messages: chat.messages, tools: chat.tools }));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -172,48 +112,4 @@ function compile(source: string): CachedTemplate {
     templates.set(source, t);
   }
   return t;
-}
-
-// ------------------------------------------------------------------------------------------------
-// "literal" mode: hide marker text of untrusted content behind placeholders, restore after splitting
-
-/**
- * Replace every added-token text inside user and tool content with a placeholder character (one per
- * token, from the private-use area, chosen so it appears nowhere in the template or the chat), so
- * the rendered prompt holds real markers only where the template wrote them. `restore` undoes the
- * replacement inside one piece of text. null when no untrusted content carries marker text.
- */
-function shieldUntrustedContent(
-  tokenizer: Tokenizer,
-  args: RenderChatArgs,
-): { messages: ChatMessage[]; restore: (piece: string) => string } | null {
-  const literals = [...tokenizer.addedTokens.keys()].sort((a, b) => b.length - a.length);
-  if (literals.length === 0) return null;
-  const literalPattern = new RegExp(literals.map(escapeRegExp).join("|"), "g");
-  const untrusted = (m: ChatMessage) =>
-    UNTRUSTED_ROLES.has(m.role) && contentText(m.content).search(literalPattern) >= 0;
-  if (!args.messages.some(untrusted)) return null;
-
-  const seen =
-    (args.chatTemplate ?? tokenizer.chatTemplate ?? "") + JSON.stringify([args.messages, args.tools, args.templateKwargs]);
-  const placeholderOf = new Map<string, string>();
-  const literalOf = new Map<string, string>();
-  for (let code = 0xe000; placeholderOf.size < literals.length; code++) {
-    if (code > 0xf8ff) throw new ChatTemplateError("no free private-use characters for literal mode");
-    const ch = String.fromCharCode(code);
-    if (seen.includes(ch)) continue;
-    const literal = literals[placeholderOf.size];
-    placeholderOf.set(literal, ch);
-    literalOf.set(ch, literal);
-  }
-  const placeholderPattern = new RegExp(`[${[...literalOf.keys()].join("")}]`, "g");
-
-  const shield = (s: string) => s.replace(literalPattern, (lit) => placeholderOf.get(lit)!);
-  const messages = args.messages.map((m) => (untrusted(m) ? { ...m, content: shield(contentText(m.content)) } : m));
-  const restore = (piece: string) => piece.replace(placeholderPattern, (ch) => literalOf.get(ch)!);
-  return { messages, restore };
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -14,6 +14,7 @@ export {
   type RenderChatArgs,
   type TemplateMessage,
 } from "./chat-template.ts";
+export { protectChat, type ProtectChatArgs, type ProtectedChat } from "./content-shield.ts";
 export {
   makeToolCallId,
   parseToolCalls,
