@@ -112,7 +112,7 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
       // the README's picture: clear the search first, so the card shows a correct answer
       await page.$eval("#traj-search", (e) => ((e as HTMLInputElement).value = ""));
       await page.$eval("#traj-search", (e) => e.dispatchEvent(new Event("input")));
-      await page.screenshot({ path: process.env.GYMRL_VIEW_SCREENSHOT, fullPage: false });
+      await page.screenshot({ path: process.env.GYMRL_VIEW_SCREENSHOT, fullPage: true });
     }
     await page.close();
   }, 90_000);

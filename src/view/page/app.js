@@ -134,7 +134,8 @@ function pointCount(data) {
 
 function chartWidth() {
   const w = $("charts").clientWidth;
-  return Math.max(320, Math.min(560, Math.floor((w - 10) / 2)));
+  // two per row: half the box, less the 8px gap and each chart's 1px borders
+  return Math.max(320, Math.min(560, Math.floor((w - 8) / 2) - 4));
 }
 
 function renderCharts() {
