@@ -15,6 +15,23 @@ import { startViewServer, type ViewServer } from "../../src/view/index.ts";
 import { GAP, metricsLine, writeFixtureRun, type FixtureRun } from "./fixture-run.ts";
 import type { Browser, Page } from "puppeteer-core";
 
+// The page's globals as the callbacks given to page.evaluate / waitForFunction see them (they run
+// in the browser); declared here so the node-only tsconfig needs no DOM lib.
+interface PageGlobals {
+  gymrlView?: { ready: boolean; gapColor(gap: number): string; state: { charts: Map<string, { series: unknown[] }> } };
+  notReloaded?: boolean;
+}
+interface PageNode {
+  getAttribute(name: string): string | null;
+  textContent: string | null;
+  hidden: boolean;
+  value: string;
+  dispatchEvent(e: Event): boolean;
+}
+declare const window: PageGlobals;
+declare const document: { querySelector(s: string): PageNode | null; querySelectorAll(s: string): { length: number } };
+declare function getComputedStyle(e: unknown): { backgroundColor: string };
+
 function findChromium(): string | null {
   for (const name of ["chromium", "chromium-browser"]) {
     try {
@@ -51,7 +68,7 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
       if (!r.url().endsWith("/api/events")) errors.push(`${url}: request failed ${r.url()}`);
     });
     await page.goto(url);
-    await page.waitForFunction(() => (window as any).gymrlView?.ready === true, { timeout: 30_000 });
+    await page.waitForFunction(() => window.gymrlView?.ready === true, { timeout: 30_000 });
     return page;
   }
 
@@ -83,7 +100,7 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     expect(picker).toEqual(expect.arrayContaining(Object.keys(metricsLine(1)).filter((k) => k !== "step")));
 
     // the latest step opens with its first rollout expanded
-    expect(await page.$eval("#traj-step", (s) => (s as HTMLSelectElement).value)).toBe("5");
+    expect(await page.$eval("#traj-step", (s) => (s as unknown as PageNode).value)).toBe("5");
     const card = await page.$('.rollout[open][data-group="0"][data-rollout="0"]');
     expect(card).not.toBeNull();
     const toks = await card!.$$eval(".sample .tok", (xs) =>
@@ -95,7 +112,7 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     expect(gen).toHaveLength(run.sampled.get("0:0")!);
     expect(new Set(ctx.map((t) => t.bg))).toEqual(new Set(["rgb(238, 238, 238)"]));
     // trainer = sampler on every sampled token but the last, GAP (= the scale's top) there
-    const [lo, hi] = await page.evaluate((g) => [(window as any).gymrlView.gapColor(0), (window as any).gymrlView.gapColor(g)], GAP);
+    const [lo, hi] = await page.evaluate((g) => [window.gymrlView!.gapColor(0), window.gymrlView!.gapColor(g)], GAP);
     expect(lo).toBe("rgb(220, 245, 220)");
     expect(hi).toBe("rgb(215, 48, 39)");
     expect(gen.slice(0, -1).every((t) => t.bg === lo)).toBe(true);
@@ -110,8 +127,8 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     await page.screenshot({ path: join(shots, "finished-run.png"), fullPage: true });
     if (process.env.GYMRL_VIEW_SCREENSHOT) {
       // the README's picture: clear the search first, so the card shows a correct answer
-      await page.$eval("#traj-search", (e) => ((e as HTMLInputElement).value = ""));
-      await page.$eval("#traj-search", (e) => e.dispatchEvent(new Event("input")));
+      await page.$eval("#traj-search", (e) => ((e as unknown as PageNode).value = ""));
+      await page.$eval("#traj-search", (e) => (e as unknown as PageNode).dispatchEvent(new Event("input")));
       await page.screenshot({ path: process.env.GYMRL_VIEW_SCREENSHOT, fullPage: true });
     }
     await page.close();
@@ -119,11 +136,11 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
 
   it("a live run gains a curve point when a metrics line is appended, without a reload", async () => {
     const page = await open(server.url);
-    await page.evaluate(() => ((window as any).notReloaded = true));
+    await page.evaluate(() => (window.notReloaded = true));
     expect(await points(page, "train/reward")).toBe(5);
     appendFileSync(join(run.dir, "metrics.jsonl"), JSON.stringify(metricsLine(6)) + "\n");
     await page.waitForFunction(() => document.querySelector('.chart[data-metric="train/reward"]')?.getAttribute("data-points") === "6", { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as any).notReloaded)).toBe(true);
+    expect(await page.evaluate(() => window.notReloaded)).toBe(true);
     expect(await page.$eval("#live", (e) => e.textContent)).toContain("live");
     await page.screenshot({ path: join(shots, "live-run.png") });
     await page.close();
@@ -135,12 +152,12 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     const two = await startViewServer({ runs: [run.dir, broken] });
     try {
       const page = await open(two.url);
-      const problems = await page.$eval("#problems", (e) => ((e as HTMLElement).hidden ? "" : e.textContent));
+      const problems = await page.$eval("#problems", (e) => ((e as unknown as PageNode).hidden ? "" : e.textContent));
       expect(problems).toMatch(/metrics\.jsonl: the last line is cut/);
       expect(problems).toMatch(/rollouts\/ is missing/);
       // run 0 has steps 1..6, the broken run 1..3: both on one chart
       expect(await points(page, "train/reward")).toBe(6 + 3);
-      expect(await page.evaluate(() => (window as any).gymrlView.state.charts.get("train/reward").series.length)).toBe(3);
+      expect(await page.evaluate(() => window.gymrlView!.state.charts.get("train/reward")!.series.length)).toBe(3);
       // the broken run has no trajectories: the browser says so instead of failing
       await page.select("#traj-run", "1");
       await page.waitForFunction(() => document.querySelector("#trajectories .empty")?.textContent === "no trajectories for this run yet");

@@ -15,6 +15,7 @@ let run: FixtureRun;
 let broken: string;
 let server: ViewServer;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of several shapes, checked by the assertions
 async function get(path: string, method = "GET"): Promise<{ status: number; body: any; type: string }> {
   const r = await fetch(new URL(path, server.url), { method });
   const text = await r.text();
