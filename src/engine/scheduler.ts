@@ -29,6 +29,7 @@
  */
 import type { KVCache, KVCopy } from "../model/kv-cache.ts";
 import type { Model } from "../model/model.ts";
+import { deriveSeedFromIds } from "../model/derive-seed.ts";
 import { Rng } from "../model/rng.ts";
 import { Sampler } from "./sampler.ts";
 import type { FinishReason, GenerateRequest, GenerateResult, GeneratedToken, TokenLogprob } from "./types.ts";
@@ -166,7 +167,10 @@ export class Scheduler {
     const vocab = this.model.vocab;
     const bad = validateRequest(req, this.maxModelLen, (t) => (vocab.compact ? t >= 0 : vocab.outputRow(t) >= 0));
     if (bad) throw new RangeError(bad);
-    const seed = req.sampling.seed ?? Math.floor(Math.random() * 4294967296);
+    // A seed names a stream per prompt: the turns of one multi-turn rollout (same request seed,
+    // longer prompt each time) do not reuse one another's random numbers. Still a pure function of
+    // (seed, prompt), so batching and arrival order change nothing.
+    const seed = req.sampling.seed === undefined ? Math.floor(Math.random() * 4294967296) : deriveSeedFromIds(req.sampling.seed, req.promptTokenIds);
     const seq: Sequence = {
       id,
       req,

@@ -21,6 +21,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
+import { deriveSeed } from "../model/derive-seed.ts";
 import { learningRate, type LrSchedule } from "../model/optimizer.ts";
 import type { RolloutOutcome } from "../rollout/outcome.ts";
 import { expandRows, type Row } from "../rollout/rows.ts";
@@ -53,11 +54,30 @@ export interface Collected {
   seconds: number;
 }
 
-async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepeats: number, sampling: { temperature: number; top_p: number }): Promise<Collected> {
+/**
+ * Which sampling seeds a collection uses: every rollout's seed is derived from (run seed, what
+ * is collected, step, generation batch, prompt, generation), so concurrency and arrival order do
+ * not change which random numbers a sequence gets, and a resumed run draws what the uninterrupted
+ * one drew. It reaches the engine as the OpenAI request's `seed` (vLLM's per-request seed).
+ */
+export interface SeedScope {
+  purpose: "train" | "validation";
+  step: number;
+  batch: number;
+}
+
+const PURPOSE_CODE = { train: 1, validation: 2 } as const;
+
+export function rolloutSeed(runSeed: number, scope: SeedScope, taskIndex: number, rolloutIndex: number): number {
+  return deriveSeed(runSeed, PURPOSE_CODE[scope.purpose], scope.step, scope.batch, taskIndex, rolloutIndex);
+}
+
+async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepeats: number, sampling: { temperature: number; top_p: number }, scope: SeedScope): Promise<Collected> {
   const t0 = performance.now();
   const requests = expandRows(rows, {
     numRepeats,
     samplingParams: { ...sampling, max_output_tokens: recipe.policy.generation.max_new_tokens },
+    seedOf: (task, rollout) => rolloutSeed(recipe.run.seed, scope, task, rollout),
   });
   const outcomes: RolloutOutcome[] = [];
   for await (const o of streamRollouts(stack.gym.client, requests, {
@@ -85,9 +105,10 @@ function rewardsByAgent(outcomes: RolloutOutcome[]): { mean: number; perAgent: R
   return { mean: all.length ? all.reduce((x, y) => x + y, 0) / all.length : 0, perAgent };
 }
 
-export async function validate(stack: PolicyStack, recipe: Recipe, rows: PoolRow[]): Promise<ValidationResult> {
+/** Validation after `step` GRPO steps (0: before the first). */
+export async function validate(stack: PolicyStack, recipe: Recipe, rows: PoolRow[], step = 0): Promise<ValidationResult> {
   const g = recipe.policy.generation;
-  const { outcomes, seconds } = await collect(stack, recipe, rows.map((r) => r.row), 1, { temperature: g.val_temperature, top_p: g.val_top_p });
+  const { outcomes, seconds } = await collect(stack, recipe, rows.map((r) => r.row), 1, { temperature: g.val_temperature, top_p: g.val_top_p }, { purpose: "validation", step, batch: 0 });
   if (recipe.run.dump_rollouts > 0) dumpRollouts(join(resolve(recipe.run.out_dir), "validation_rollouts.jsonl"), -1, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
   const { mean, perAgent } = rewardsByAgent(outcomes);
   const lengths = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)) : []));
@@ -151,6 +172,8 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
   } else {
     truncateJsonl(metricsPath, found.state.step);
     truncateJsonl(promptsPath, found.state.step);
+    // rollouts dumped by the steps the resumed run redoes would otherwise appear twice
+    truncateJsonl(join(runDir, "rollouts.jsonl"), found.state.step);
     log(`resume: step ${found.state.step} from ${found.dir}`);
   }
   writeFileSync(join(runDir, "recipe.resolved.yaml"), toYaml(recipe));
@@ -177,6 +200,8 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
     await stack.trainer.load(found.policyDir);
     await stack.refit();
   }
+  // A resumed run's engine counts weight versions from its own start: continue the run's count.
+  const versionOffset = (found?.state.policyVersion ?? 0) - (stack.engine.policyVersion ?? 0);
   const lossCfg = lossConfigOf(recipe);
   const rewardSettings = rewardSettingsOf(recipe, stack.engine.maxModelLen);
   const schedule: LrSchedule = {
@@ -210,6 +235,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       const stepStart = performance.now();
       // 1-2. generation through Gym (several batches with dynamic sampling), rewards per the recipe
       let genS = 0;
+      let genBatch = 0;
       const gathered = await gatherStepRollouts({
         numPromptsPerStep: g.num_prompts_per_step,
         take: (n) => stream.take(n),
@@ -217,7 +243,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
           const c = await collect(stack, recipe, prompts.map((p) => p.row), g.num_generations_per_prompt, {
             temperature: recipe.policy.generation.temperature,
             top_p: recipe.policy.generation.top_p,
-          });
+          }, { purpose: "train", step: state.step + 1, batch: genBatch++ });
           genS += c.seconds;
           return c.outcomes;
         },
@@ -269,7 +295,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       const refit = await stack.refit();
       const refitS = refit.seconds;
       const trainS = (performance.now() - tTrain) / 1000 - refitS;
-      state.policyVersion = refit.policyVersion;
+      state.policyVersion = refit.policyVersion + versionOffset;
       state.step = step;
       state.data = { ...stream.position };
 
@@ -299,7 +325,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       // validation
       const last = state.step >= g.max_num_steps;
       if (valRows.length > 0 && ((g.val_period > 0 && step % g.val_period === 0) || (last && g.val_at_end))) {
-        const v = await validate(stack, recipe, valRows);
+        const v = await validate(stack, recipe, valRows, step);
         Object.assign(m, validationMetrics(v));
         valFirst ??= v.accuracy;
         valLast = v.accuracy;

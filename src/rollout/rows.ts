@@ -29,6 +29,8 @@ export interface ExpandOptions {
   samplingParams?: SamplingParams;
   /** NeMo Gym `num_repeats_add_seed`: seed = rollout index, via `metadata.extra_body`. */
   seedPerRollout?: boolean;
+  /** A sampling seed per rollout (wins over seedPerRollout), sent the same way: `metadata.extra_body.seed`. */
+  seedOf?: (taskIndex: number, rolloutIndex: number) => number;
 }
 
 /** One rollout to run: the row as POSTed to `/run`, and where it goes. */
@@ -96,10 +98,10 @@ function stamp(row: Row, task: number, rollout: number, agent: string, opts: Exp
     const own = params.max_output_tokens;
     params.max_output_tokens = typeof own === "number" ? Math.min(own, sp.max_output_tokens) : sp.max_output_tokens;
   }
-  if (opts.seedPerRollout) {
+  if (opts.seedOf || opts.seedPerRollout) {
     const metadata = { ...((params.metadata as Record<string, string> | null | undefined) ?? {}) };
     const extra = metadata.extra_body ? (JSON.parse(metadata.extra_body) as Row) : {};
-    metadata.extra_body = JSON.stringify({ ...extra, seed: rollout });
+    metadata.extra_body = JSON.stringify({ ...extra, seed: opts.seedOf ? opts.seedOf(task, rollout) : rollout });
     params.metadata = metadata;
   }
   return {
