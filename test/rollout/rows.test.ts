@@ -33,4 +33,12 @@ describe("expandRows", () => {
     const capped = expandRows([row("a")], { defaultAgent: "y", samplingParams: { max_output_tokens: 500 } });
     expect((capped[0].row.responses_create_params as { max_output_tokens: number }).max_output_tokens).toBe(100);
   });
+
+  test("seedOf stamps a seed per (task, rollout) beside the row's own extra_body", () => {
+    const withExtra = row("a", {});
+    (withExtra.responses_create_params as Record<string, unknown>).metadata = { extra_body: '{"top_k":-1}' };
+    const out = expandRows([withExtra, row("b")], { defaultAgent: "y", numRepeats: 2, seedPerRollout: true, seedOf: (t, r) => 1000 * t + r });
+    const extra = out.map((o) => JSON.parse((o.row.responses_create_params as { metadata: { extra_body: string } }).metadata.extra_body));
+    expect(extra).toEqual([{ top_k: -1, seed: 0 }, { top_k: -1, seed: 1 }, { seed: 1000 }, { seed: 1001 }]);
+  });
 });
