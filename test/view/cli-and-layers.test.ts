@@ -4,6 +4,8 @@
  * formats but nothing else of the training stack.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ESLint } from "eslint";
 import { describe, expect, it } from "vitest";
@@ -15,11 +17,12 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 describe("gymrl view (CLI)", () => {
   it("run directories are the positional arguments", () => {
     expect(runDirsOf(["a", "--port", "8080", "b", "--host=0.0.0.0"])).toEqual(["a", "b"]);
+    expect(runDirsOf(["--tensorboard", "a", "--host", "::1", "b"])).toEqual(["a", "b"]);
   });
 
-  it("prints a 127.0.0.1 URL that serves the run, and stops on SIGTERM", async () => {
+  it("prints a 127.0.0.1 URL that serves the run, writes TensorBoard events, and stops on SIGTERM", async () => {
     const run = writeFixtureRun(2);
-    const child = spawn(process.execPath, [`${root}bin/gymrl.js`, "view", run.dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [`${root}bin/gymrl.js`, "view", "--tensorboard", run.dir], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     try {
@@ -34,6 +37,8 @@ describe("gymrl view (CLI)", () => {
       });
       const metrics = (await (await fetch(`${url}api/runs/0/metrics`)).json()) as { lines: unknown[] };
       expect(metrics.lines).toHaveLength(3); // step 0 validation, steps 1 and 2
+      // --tensorboard: the event file is there beside the run's metrics
+      expect(existsSync(join(run.dir, "tensorboard", "events.out.tfevents.0.gymrl"))).toBe(true);
     } finally {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
