@@ -124,6 +124,9 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     await page.waitForFunction(() => document.querySelectorAll(".rollout").length === 2);
     expect(await page.$eval("#traj-count", (e) => e.textContent)).toBe("2 of 4 rollouts");
     expect(await page.$eval(".rollout[open] .extra", (e) => e.textContent)).toContain("extracted_answer");
+    // that rollout called a tool: the call and its output are shown as such
+    expect(await page.$eval(".rollout[open] .item.function_call", (e) => e.textContent)).toBe('tool callcalculator({"expr": "0+5"})');
+    expect(await page.$eval(".rollout[open] .item.function_call_output", (e) => e.textContent)).toBe("tool output5");
     await page.screenshot({ path: join(shots, "finished-run.png"), fullPage: true });
     if (process.env.GYMRL_VIEW_SCREENSHOT) {
       // the README's picture: clear the search first, so the card shows a correct answer

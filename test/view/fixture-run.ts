@@ -78,7 +78,18 @@ export function writeFixtureRun(steps: number, dir = mkdtempSync(join(tmpdir(), 
         const result = {
           reward: sample.reward,
           extracted_answer: String(group + step + k),
-          response: { output: [{ type: "message", role: "assistant", content: [{ type: "output_text", text: answer }], generation_token_ids: gen }] },
+          response: {
+            output: [
+              // the second rollout of each group calls a tool first
+              ...(k === 1
+                ? [
+                    { type: "function_call", name: "calculator", arguments: `{"expr": "${group}+${step}"}`, call_id: "c1" },
+                    { type: "function_call_output", call_id: "c1", output: String(group + step) },
+                  ]
+                : []),
+              { type: "message", role: "assistant", content: [{ type: "output_text", text: answer }], generation_token_ids: gen },
+            ],
+          },
         };
         rollouts.push({
           group,
