@@ -127,6 +127,14 @@ describe.skipIf(!chromium)("run viewer in headless Chromium", () => {
     // that rollout called a tool: the call and its output are shown as such
     expect(await page.$eval(".rollout[open] .item.function_call", (e) => e.textContent)).toBe('tool callcalculator({"expr": "0+5"})');
     expect(await page.$eval(".rollout[open] .item.function_call_output", (e) => e.textContent)).toBe("tool output5");
+    // a prompt group and an environment narrow the list too
+    await page.$eval("#traj-search", (e) => ((e as unknown as PageNode).value = ""));
+    await page.select("#traj-group", "1");
+    await page.select("#traj-env", "math_agent");
+    expect(await page.$$eval(".rollout", (xs) => xs.map((x) => x.getAttribute("data-group")))).toEqual(["1", "1"]);
+    await page.select("#traj-group", "");
+    await page.type("#traj-search", "think it is");
+    await page.waitForFunction(() => document.querySelectorAll(".rollout").length === 2);
     await page.screenshot({ path: join(shots, "finished-run.png"), fullPage: true });
     if (process.env.GYMRL_VIEW_SCREENSHOT) {
       // the README's picture: clear the search first, so the card shows a correct answer
