@@ -5,6 +5,7 @@
 import type { GenerateResult, GeneratedToken } from "../engine/types.ts";
 import type { ServerContext } from "./context.ts";
 import { badRequest, OpenAIHttpError } from "./errors.ts";
+import { IncrementalText } from "./incremental-text.ts";
 import { toSamplingParams, type SamplingFields } from "./sampling.ts";
 
 /** vLLM floors logprobs so that -inf never reaches JSON. */
@@ -73,17 +74,24 @@ export async function runGeneration(ctx: ServerContext, opts: RunOptions): Promi
   const inner = watchText ? new AbortController() : null;
   const onOuterAbort = () => inner?.abort();
   if (inner) opts.signal.addEventListener("abort", onOuterAbort, { once: true });
-  const generated: number[] = [];
+  // Each token decodes a short window, not the whole generation (incremental-text.ts).
+  const detok = new IncrementalText((ids) => tokenizer.decode(ids));
+  const longestStop = stops.length > 0 ? Math.max(...stops.map((s) => s.length)) : 0;
+  let tokens = 0;
   let match: StopMatch | null = null;
   const onToken = watchText
     ? (t: GeneratedToken) => {
         // The abort reaches the engine's worker a step or more later: ignore what it still sends.
         if (match) return;
-        generated.push(t.tokenId);
-        const text = tokenizer.decode(generated);
+        tokens++;
+        const added = detok.push(t.tokenId);
+        if (added.length === 0) return;
+        const text = detok.text;
+        // Earlier text held no stop string, so a match ends inside the new text.
+        const from = Math.max(0, text.length - added.length - longestStop + 1);
         for (const stop of stops) {
-          const at = text.indexOf(stop);
-          if (at >= 0 && (!match || at < match.at)) match = { at, stop, tokens: generated.length };
+          const at = text.indexOf(stop, from);
+          if (at >= 0 && (!match || at < match.at)) match = { at, stop, tokens };
         }
         if (match) {
           inner!.abort();
