@@ -42,7 +42,7 @@ import { seqLogprobErrorMask } from "./sample-filters.ts";
 import { assembleStepBatch, sliceBatch } from "./step-batch.ts";
 import { rewardSettingsOf } from "./step-rewards.ts";
 import { gatherStepRollouts } from "./step-rollouts.ts";
-import { trainedRolloutRecords, writeTrainedRollouts } from "./trained-rollouts.ts";
+import { pruneTrainedRollouts, trainedRolloutRecords, writeTrainedRollouts } from "./trained-rollouts.ts";
 import type { TrainBatch } from "./trainer.ts";
 
 
@@ -176,6 +176,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
     truncateJsonl(join(runDir, "rollouts.jsonl"), found.state.step);
     log(`resume: step ${found.state.step} from ${found.dir}`);
   }
+  pruneTrainedRollouts(runDir, found?.state.step ?? 0); // step files of a run this one replaces
   writeFileSync(join(runDir, "recipe.resolved.yaml"), toYaml(recipe));
   const initDir = found ? found.policyDir : recipe.model.init;
   if (!initDir && !opts.stack) throw new Error("model.init is required (a checkpoint directory, e.g. from `gymrl sft`)");

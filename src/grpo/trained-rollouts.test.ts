@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadQwen3Tokenizer } from "../tokenizer/index.ts";
 import {
   listTrainedRolloutSteps,
+  pruneTrainedRollouts,
   readTrainedRollouts,
   ROLLOUTS_DIR,
   stepFileName,
@@ -67,6 +68,15 @@ describe("step files", () => {
     writeFileSync(join(dir, ROLLOUTS_DIR, "notes.txt"), "not a step");
     expect(listTrainedRolloutSteps(dir)).toEqual([1, 2, 10]);
     expect(readTrainedRollouts(dir, 10)).toEqual({ records: [rec(10, 0), rec(10, 1)], badLines: 0 });
+  });
+
+  it("prune keeps the steps up to a resume point; 0 clears a replaced run", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gymrl-tr-"));
+    for (const s of [1, 2, 3, 4]) writeTrainedRollouts(dir, s, [rec(s, 0)]);
+    pruneTrainedRollouts(dir, 2);
+    expect(listTrainedRolloutSteps(dir)).toEqual([1, 2]);
+    pruneTrainedRollouts(dir, 0);
+    expect(listTrainedRolloutSteps(dir)).toEqual([]);
   });
 
   it("counts a cut last line instead of throwing", () => {

@@ -10,7 +10,7 @@
  * Compact on purpose: the mask is a "0"/"1" string, logprobs are rounded to 4 decimals, and a
  * rollout's text is stored once, as per-token pieces (their concatenation is the decoded sample).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StepBatch } from "./step-batch.ts";
 import type { ScoredRollout } from "./step-rewards.ts";
@@ -177,6 +177,11 @@ export function listTrainedRolloutSteps(runDir: string): number[] {
       return m ? [Number(m[1])] : [];
     })
     .sort((a, b) => a - b);
+}
+
+/** Removes the step files after `maxStep`: a resume redoes those steps, a fresh start (0) all of them. */
+export function pruneTrainedRollouts(runDir: string, maxStep: number): void {
+  for (const s of listTrainedRolloutSteps(runDir)) if (s > maxStep) rmSync(join(runDir, ROLLOUTS_DIR, stepFileName(s)));
 }
 
 /** A step's records; lines that do not parse (a cut write, a foreign edit) are counted, not thrown. */
