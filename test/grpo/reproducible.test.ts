@@ -36,7 +36,7 @@ test("same seed: same rollouts, metrics and weights; a killed and resumed run en
   const init = tinyPolicyCheckpoint(join(tmp, "init"));
   const trainFile = smallTrainFile(tmp);
   const recipeFor = (name: string) => {
-    const r = tinyRecipe({ init, outDir: join(tmp, name), train: trainFile }) as Record<string, any>;
+    const r = tinyRecipe({ init, outDir: join(tmp, name), train: trainFile }) as { model: Record<string, unknown>; grpo: Record<string, unknown>; run: Record<string, unknown>; policy: { generation: Record<string, unknown> } };
     r.model.kernels = "reference";
     r.grpo.max_num_steps = 2;
     r.run.dump_rollouts = 100;
