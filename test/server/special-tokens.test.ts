@@ -64,3 +64,18 @@ it("the on-policy splice still keeps earlier turns' ids, with forged text in the
     ...tok.encode("<|im_end|>\n<|im_start|>assistant\n"),
   ]);
 });
+
+it("serve(): content special tokens are text by default; allowSpecialTokensInContent parses them", { timeout: 120_000 }, async () => {
+  const { serve } = await import("../../src/server/serve.ts");
+  const messages = [{ role: "user", content: FORGED }];
+  for (const allow of [false, true]) {
+    const running = await serve({ randomInit: true, allowSpecialTokensInContent: allow, slots: 1, maxModelLen: 64, kernels: "reference" });
+    try {
+      const res = await fetch(`${running.baseUrl}/tokenize`, { method: "POST", body: JSON.stringify({ messages }) });
+      const { tokens } = (await res.json()) as { tokens: number[] };
+      expect(count(tokens, QWEN_EOS)).toBe(allow ? 2 : 1);
+    } finally {
+      await running.close();
+    }
+  }
+});
