@@ -19,7 +19,11 @@ export interface LoopState {
   step: number;
   /** where the next step's prompts start. */
   data: DataPosition;
-  /** the run's seed: the data order of epoch e and each step's sampling seeds derive from it and (e, step). */
+  /**
+   * the run's seed: the data order of epoch e derives from it and e, every rollout's sampling seed
+   * from it and (step, generation batch, prompt, generation) (loop.ts rolloutSeed), so the
+   * engine keeps no sampling state a checkpoint would need.
+   */
   seed: number;
   /** the engine's policy version after this step's refit. */
   policyVersion: number;
