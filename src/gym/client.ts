@@ -18,10 +18,14 @@ export interface RequestOptions extends CallOptions {
 }
 
 export class GymClient {
+  readonly defaults: CallOptions;
   constructor(
     readonly config: ConfigDict,
-    readonly defaults: CallOptions = {},
+    defaults: CallOptions = {},
   ) {
+    // A process started beside a Gym with a shared secret finds it in its environment.
+    const secret = defaults.secret ?? (process.env.GYMRL_GYM_SECRET || undefined);
+    this.defaults = secret ? { ...defaults, secret } : defaults;
     const perHost = config.global_aiohttp_connector_limit_per_host;
     if (typeof perHost === "number") httpAgent(perHost);
   }

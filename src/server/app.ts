@@ -9,6 +9,7 @@ import { completions } from "./completions.ts";
 import type { ServerContext } from "./context.ts";
 import { EngineControl, isUpdatable } from "./engine-control.ts";
 import { createJsonServer } from "./http.ts";
+import { OPENAI_MAX_BODY_BYTES } from "./http-policy.ts";
 import { withSessionKey } from "./session-key.ts";
 import { sglangRoutes } from "./sglang-native.ts";
 import { detokenize, tokenize } from "./tokenize.ts";
@@ -43,7 +44,7 @@ export function createOpenAIServer(options: OpenAIServerOptions): Server {
     ],
   });
   return createJsonServer({
-    maxBodyBytes: maxBodyBytes ?? 32 * 1024 * 1024,
+    maxBodyBytes: maxBodyBytes ?? OPENAI_MAX_BODY_BYTES,
     apiKey,
     publicPaths: ["/health"],
     optionalBodyPaths: control ? OPTIONAL_BODY_PATHS : [],

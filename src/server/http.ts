@@ -1,11 +1,12 @@
 /**
- * A small JSON-over-HTTP layer on node:http: routing by method and path, a bounded body reader,
- * optional bearer-key check, and OpenAI-shaped errors. Kept dependency-free because the server's
+ * A small JSON-over-HTTP layer on node:http: routing by method and path, and OpenAI-shaped errors;
+ * limits, timeouts, body decoding and the key check are http-policy.ts's, shared with the Gym servers. Kept dependency-free because the server's
  * per-request overhead is a measured figure (bench:server).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenAIHttpError } from "./errors.ts";
+import { bearerMatches, drainBounded, HttpPolicyError, isNestingOverflow, readJsonBody, serverOptions, type HttpTimeouts } from "./http-policy.ts";
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -27,6 +28,8 @@ export interface JsonServerOptions {
   publicPaths?: readonly string[];
   /** POST paths whose body may be empty (control calls such as vLLM's /resume); the handler sees undefined. */
   optionalBodyPaths?: readonly string[];
+  /** Receive timeouts (http-policy.ts DEFAULT_TIMEOUTS unless given). */
+  timeouts?: Partial<HttpTimeouts>;
 }
 
 export function createJsonServer(options: JsonServerOptions): Server {
@@ -35,33 +38,41 @@ export function createJsonServer(options: JsonServerOptions): Server {
   const optionalBody = new Set(options.optionalBodyPaths ?? []);
   const knownPaths = new Set(Object.keys(routes).map((k) => k.slice(k.indexOf(" ") + 1)));
 
-  const server = createServer((req, res) => {
+  const server = createServer(serverOptions(options.timeouts), (req, res) => {
     const abort = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
     });
-    void handle(req, res, abort.signal).catch((err: unknown) => sendError(res, toHttpError(err)));
+    void handle(req, res, abort.signal).catch((err: unknown) => sendError(req, res, toHttpError(err)));
   });
-  server.keepAliveTimeout = 120_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal) {
     const path = (req.url ?? "/").split("?")[0];
     const handler = routes[`${req.method} ${path}`];
     if (!handler) {
-      await drain(req);
+      await refuse(req, res);
       throw knownPaths.has(path)
         ? new OpenAIHttpError(405, `method ${req.method} not allowed on ${path}`)
         : new OpenAIHttpError(404, `no route ${req.method} ${path}`, "not_found_error");
     }
-    if (apiKey && !publicPaths.has(path) && req.headers.authorization !== `Bearer ${apiKey}`) {
-      await drain(req);
+    if (apiKey && !publicPaths.has(path) && !bearerMatches(req.headers.authorization, apiKey)) {
+      await refuse(req, res);
       throw new OpenAIHttpError(401, "missing or wrong API key (send Authorization: Bearer <key>)", "authentication_error");
     }
-    const body = req.method === "POST" ? await readJson(req, maxBodyBytes, optionalBody.has(path)) : undefined;
+    let body: unknown;
+    if (req.method === "POST") {
+      body = await readJsonBody(req, maxBodyBytes);
+      if (body === undefined && !optionalBody.has(path)) throw new OpenAIHttpError(400, "request body is empty; expected a JSON object");
+    }
     const result = await handler({ req, res, body, signal });
     if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
   }
   return server;
+}
+
+/** Drop an unwanted body, bounded; past the bound the answer closes the connection instead. */
+async function refuse(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!(await drainBounded(req))) res.setHeader("connection", "close");
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -70,65 +81,23 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: OpenAIHttpError): void {
+function sendError(req: IncomingMessage, res: ServerResponse, err: OpenAIHttpError): void {
   if (res.headersSent) {
     // Mid-stream failure: all we can do is end the stream with an error event.
     if (!res.writableEnded) res.end(`data: ${JSON.stringify(err.toBody())}\n\n`);
     return;
   }
+  // A body left unread (over the limit) is not read on: the connection closes after the answer.
+  if (!req.complete) res.setHeader("connection", "close");
   sendJson(res, err.status, err.toBody());
 }
 
 function toHttpError(err: unknown): OpenAIHttpError {
   if (err instanceof OpenAIHttpError) return err;
+  if (err instanceof HttpPolicyError) return new OpenAIHttpError(err.status, err.message, err.type);
+  if (isNestingOverflow(err)) return new OpenAIHttpError(400, "request body is nested too deeply");
   const message = err instanceof Error ? err.message : String(err);
   return new OpenAIHttpError(500, `internal error: ${message}`);
-}
-
-/** The body as JSON. Read with plain stream events: an async iterator costs more per request. */
-function readJson(req: IncomingMessage, limit: number, mayBeEmpty = false): Promise<unknown> {
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(new OpenAIHttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const fail = (err: unknown) => {
-      if (!settled) reject(err);
-      settled = true;
-    };
-    req.on("data", (chunk: Buffer) => {
-      if (settled) return; // over the limit: drained, not kept
-      size += chunk.length;
-      if (size > limit) return fail(new OpenAIHttpError(413, `request body exceeds the limit of ${limit} bytes`));
-      chunks.push(chunk);
-    });
-    req.on("error", fail);
-    req.on("close", () => {
-      if (!settled) fail(new OpenAIHttpError(400, "the request was closed before its body was complete"));
-    });
-    req.on("end", () => {
-      if (settled) return;
-      settled = true;
-      const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8");
-      if (text.trim() === "") {
-        if (mayBeEmpty) return resolve(undefined);
-        return reject(new OpenAIHttpError(400, "request body is empty; expected a JSON object"));
-      }
-      try {
-        resolve(JSON.parse(text) as unknown);
-      } catch (e) {
-        reject(new OpenAIHttpError(400, `request body is not valid JSON: ${(e as Error).message}`));
-      }
-    });
-  });
-}
-
-async function drain(req: IncomingMessage): Promise<void> {
-  for await (const _ of req) void _;
 }
 
 /** Listen and resolve with the bound base URL (port 0 picks a free port). */

@@ -13,6 +13,7 @@ import { buildVocabMap } from "../model/vocab.ts";
 import { loadChatFormat, type ChatFormat, type Tokenizer } from "../tokenizer/index.ts";
 import { createOpenAIServer } from "./app.ts";
 import { listen } from "./http.ts";
+import { checkBind } from "./http-policy.ts";
 import type { SamplingProfile } from "./sampling.ts";
 import { chatTokenizerFrom, outputParserFrom } from "./tokenizer-adapter.ts";
 
@@ -52,6 +53,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServe> {
   if (!opts.modelDir === !opts.randomInit) throw new Error("serve needs exactly one of modelDir and randomInit");
   // Both checks run here, before the engine's worker starts: a broken directory fails with one
   // error naming the file and field (the weights are read by the worker).
+  checkBind(opts.host ?? "127.0.0.1", Boolean(opts.apiKey), { server: "OpenAI server", keyHint: "pass --api-key KEY" });
   const format = loadChatFormat(opts.modelDir);
   if (opts.modelDir) checkKvCacheFits(checkModelDir(opts.modelDir), opts.slots ?? 64, opts.maxModelLen);
   const { tokenizer, stopTokenIds } = format;

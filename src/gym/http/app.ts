@@ -8,6 +8,16 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
+import {
+  drainBounded,
+  GYM_MAX_BODY_BYTES,
+  HttpPolicyError,
+  isNestingOverflow,
+  readJsonBody,
+  secretMatches,
+  serverOptions,
+  type HttpTimeouts,
+} from "../../server/http-policy.ts";
 import { parseCookieHeader, serializeSetCookie } from "./cookies.ts";
 import { HttpError, renderError, validationError, type ErrorStyle } from "./errors.ts";
 
@@ -50,11 +60,16 @@ export interface AppOptions {
   routes: Route[];
   /** Name of this server's session cookie; omit for no sessions (the head server). */
   sessionCookie?: string;
-  /** Largest accepted body; training payloads carry token ids, so the default is large. */
+  /** Largest accepted body (default GYM_MAX_BODY_BYTES, 64 MiB: training payloads carry token ids). */
   maxBodyBytes?: number;
+  /** Shared secret the launcher hands its children; when set, every route but `GET /` needs it in SECRET_HEADER. */
+  secret?: string;
   /** Called with every 5xx cause, for the server's log. */
   onError?: (e: unknown, ctx: { method: string; path: string }) => void;
 }
+
+/** The header carrying the Gym shared secret (a gymrl extension; NeMo Gym has none). */
+export const SECRET_HEADER = "x-gymrl-secret";
 
 const ROLLOUT_PREFIX = /^\/ng-rollout\/[A-Za-z0-9][A-Za-z0-9._-]*(\/training-token-capture)?(?=\/)/;
 const SESSION_ID = /^[A-Za-z0-9-]{8,64}$/;
@@ -65,7 +80,7 @@ export function createApp(opts: AppOptions): (req: IncomingMessage, res: ServerR
     if (!byPath.has(r.path)) byPath.set(r.path, new Map());
     byPath.get(r.path)!.set(r.method, r);
   }
-  const maxBody = opts.maxBodyBytes ?? 1 << 30;
+  const maxBody = opts.maxBodyBytes ?? GYM_MAX_BODY_BYTES;
   const onError = opts.onError ?? ((e) => console.error(e));
 
   return (req, res) => {
@@ -106,11 +121,20 @@ export function createApp(opts: AppOptions): (req: IncomingMessage, res: ServerR
     let body: unknown;
     try {
       if (!route) {
+        if (!(await drainBounded(req))) res.setHeader("connection", "close");
         throw byPath.has(path)
           ? new HttpError(405, "Method Not Allowed", "invalid_request_error")
           : new HttpError(404, "Not Found", "not_found_error");
       }
-      ctx.body = await readJsonBody(req, maxBody, style);
+      if (opts.secret && path !== "/" && !secretMatches(headerValue(req.headers[SECRET_HEADER]), opts.secret)) {
+        if (!(await drainBounded(req))) res.setHeader("connection", "close");
+        throw new HttpError(401, `missing or wrong Gym secret (send the ${SECRET_HEADER} header)`, "authentication_error");
+      }
+      ctx.body = await readJsonBody(req, maxBody, style === "openai" ? 400 : 422).catch((e: unknown) => {
+        if (!(e instanceof HttpPolicyError)) throw e;
+        const detail = e.status === 413 ? undefined : [{ type: "json_invalid", loc: ["body"], msg: e.message }];
+        throw new HttpError(e.status, e.message, e.type, detail);
+      });
       const out = await route.handler(ctx);
       if (out instanceof Reply) {
         status = out.status;
@@ -119,7 +143,12 @@ export function createApp(opts: AppOptions): (req: IncomingMessage, res: ServerR
         body = out;
       }
     } catch (e) {
-      const he = e instanceof HttpError ? e : new HttpError(500, `${(e as Error)?.name ?? "Error"}: ${(e as Error)?.message ?? String(e)}`);
+      const he =
+        e instanceof HttpError
+          ? e
+          : isNestingOverflow(e)
+            ? new HttpError(style === "openai" ? 400 : 422, "request body is nested too deeply")
+            : new HttpError(500, `${(e as Error)?.name ?? "Error"}: ${(e as Error)?.message ?? String(e)}`);
       if (he.status >= 500) onError(e, { method, path });
       status = he.status;
       body = renderError(he, style);
@@ -130,28 +159,16 @@ export function createApp(opts: AppOptions): (req: IncomingMessage, res: ServerR
     if (opts.sessionCookie) setCookie.push(serializeSetCookie(opts.sessionCookie, sessionId));
     for (const [k, v] of Object.entries(ctx.setCookies)) if (k !== opts.sessionCookie) setCookie.push(serializeSetCookie(k, v));
     if (setCookie.length > 0) headers["set-cookie"] = setCookie;
+    // A body left unread (over the limit) is not read on: the connection closes after the answer.
+    if (!req.complete) headers.connection = "close";
     const text = JSON.stringify(body ?? null);
     res.writeHead(status, headers);
     res.end(text);
   }
 }
 
-async function readJsonBody(req: IncomingMessage, maxBytes: number, style: ErrorStyle): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return undefined;
-  const text = Buffer.concat(chunks).toString("utf8");
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const msg = `Invalid JSON body: ${(e as Error).message}`;
-    throw new HttpError(style === "openai" ? 400 : 422, msg, "invalid_request_error", [{ type: "json_invalid", loc: ["body"], msg }]);
-  }
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 export interface Listening {
@@ -162,9 +179,12 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listen on host:port (port 0 = any free port). Keep-alive is long, since Gym callers pool connections. */
-export function listen(handler: ReturnType<typeof createApp>, host: string, port: number): Promise<Listening> {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 70_000 }, handler);
+/**
+ * Listen on host:port (port 0 = any free port), with http-policy's receive timeouts: a slow sender
+ * cannot hold a connection open. Keep-alive stays long, since Gym callers pool connections.
+ */
+export function listen(handler: ReturnType<typeof createApp>, host: string, port: number, timeouts?: Partial<HttpTimeouts>): Promise<Listening> {
+  const server = createServer(serverOptions(timeouts), handler);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port }, () => {

@@ -21,6 +21,8 @@ export interface CallOptions {
   maxBackoffMs?: number;
   /** Caller's cancellation. */
   signal?: AbortSignal;
+  /** Gym shared secret, sent in the x-gymrl-secret header (servers started with one require it). */
+  secret?: string;
 }
 
 export interface HttpResult {
@@ -72,6 +74,7 @@ export async function callWithRetry(
   const body = init.body ?? (init.json === undefined ? undefined : JSON.stringify(init.json));
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (body !== undefined) headers["content-type"] ??= "application/json";
+  if (opts.secret) headers["x-gymrl-secret"] = opts.secret;
 
   let lastCause = "";
   for (let attempt = 0; ; attempt++) {

@@ -25,6 +25,11 @@ export interface StartGymOptions extends LoadGymConfigOptions, PlanOptions {
   startupTimeoutMs?: number;
   /** Every output line of every child, e.g. to print it with a `[name]` prefix. */
   onOutput?: (server: string, line: string) => void;
+  /**
+   * Shared secret handed to every child (GYMRL_GYM_SECRET): TypeScript servers then answer only
+   * callers that send it, and the returned client does. Default: GYMRL_GYM_SECRET of this process.
+   */
+  secret?: string;
   /** Called once for each server that exits while Gym is running (not during stop()). */
   onServerExit?: (server: GymServerHandle, error: GymServerError) => void;
 }
@@ -56,6 +61,7 @@ export async function startGym(opts: StartGymOptions = {}): Promise<GymHandle> {
   const { config, provenance } = loadGymConfig(opts);
   const instances = listServerInstances(config);
   if (instances.length === 0) throw new GymConfigError("", "defines no server instances (<name>: <server_type>: <impl>: {entrypoint: ...})", "config");
+  const secret = opts.secret ?? (process.env.GYMRL_GYM_SECRET || undefined);
   const plans = new Map(instances.map((s) => [s.name, planLaunch(s, opts)]));
 
   const head = config.head_server as { host: string; port: number };
@@ -102,7 +108,7 @@ export async function startGym(opts: StartGymOptions = {}): Promise<GymHandle> {
   try {
     const port = headWasSet ? head.port : (opts.defaultHeadPort ?? 0);
     try {
-      headServer = await startHeadServer({ config: () => config, instances: display, host: head.host, port });
+      headServer = await startHeadServer({ config: () => config, instances: display, host: head.host, port, secret });
     } catch (e) {
       throw new GymConfigError("head_server.port", `cannot listen on ${head.host}:${port}: ${(e as Error).message} (use +head_server.port=0 for any free port)`);
     }
@@ -110,7 +116,7 @@ export async function startGym(opts: StartGymOptions = {}): Promise<GymHandle> {
     const yaml = configToYaml(config);
 
     for (const s of instances) {
-      children.push(new GymChild(s.name, plans.get(s.name)!, { NEMO_GYM_CONFIG_DICT: yaml, NEMO_GYM_CONFIG_PATH: s.name }, opts.onOutput));
+      children.push(new GymChild(s.name, plans.get(s.name)!, { NEMO_GYM_CONFIG_DICT: yaml, NEMO_GYM_CONFIG_PATH: s.name, ...(secret ? { GYMRL_GYM_SECRET: secret } : {}) }, opts.onOutput));
     }
     const timeout = opts.startupTimeoutMs ?? 120_000;
     await Promise.all(children.map((c) => waitUntilServing(c, instanceUrl(instances.find((i) => i.name === c.name)!), timeout)));
@@ -148,7 +154,7 @@ export async function startGym(opts: StartGymOptions = {}): Promise<GymHandle> {
     headUrl: `http://${formatHost(head.host)}:${head.port}`,
     config,
     servers: handles,
-    client: new GymClient(config),
+    client: new GymClient(config, secret ? { secret } : {}),
     check() {
       const dead = children.find((c) => c.status === "exited");
       if (dead) throw deathError(dead);

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { GymClient } from "../client.ts";
 import { findServerInstance, type ConfigDict, type ServerType } from "../config/types.ts";
 import { GymConfigError } from "../errors.ts";
+import { checkBind } from "../../server/http-policy.ts";
 import { createApp, listen, type Listening, type Route } from "../http/app.ts";
 
 export interface ServerContext {
@@ -40,7 +41,15 @@ export function defineServer(def: ServerDefinition): ServerDefinition {
 
 export async function startServer(
   def: ServerDefinition,
-  opts: { globalConfig: ConfigDict; instanceName: string; host?: string; port?: number; client?: GymClient },
+  opts: {
+    globalConfig: ConfigDict;
+    instanceName: string;
+    host?: string;
+    port?: number;
+    client?: GymClient;
+    /** Shared secret every call but `GET /` must carry (the launcher hands it over in GYMRL_GYM_SECRET). */
+    secret?: string;
+  },
 ): Promise<RunningServer> {
   const inst = findServerInstance(opts.globalConfig, opts.instanceName);
   if (!inst) throw new GymConfigError(opts.instanceName, "is not a server instance in the given config");
@@ -53,16 +62,18 @@ export async function startServer(
     impl: inst.impl,
     config: inst.block,
     globalConfig: opts.globalConfig,
-    client: opts.client ?? new GymClient(opts.globalConfig),
+    client: opts.client ?? new GymClient(opts.globalConfig, opts.secret ? { secret: opts.secret } : {}),
   };
   const routes: Route[] = [{ method: "GET", path: "/", handler: () => ({ status: "ok" }) }, ...(await def.routes(ctx))];
   const app = createApp({
     routes,
     sessionCookie: `${def.className}___${inst.name}`,
+    secret: opts.secret,
     onError: (e, r) => console.error(`[${inst.name}] ${r.method} ${r.path} failed:`, e),
   });
   const host = opts.host ?? (typeof inst.block.host === "string" ? inst.block.host : "127.0.0.1");
   const port = opts.port ?? (typeof inst.block.port === "number" ? inst.block.port : 0);
+  checkBind(host, Boolean(opts.secret), { server: `Gym server ${inst.name}`, keyHint: "set GYMRL_GYM_SECRET for the launcher" });
   const l = await listen(app, host, port);
   return { ...l, name: inst.name };
 }
@@ -76,7 +87,7 @@ export async function runServerFromEnv(def: ServerDefinition, env: NodeJS.Proces
   const name = env.NEMO_GYM_CONFIG_PATH;
   if (!yaml || !name) throw new GymConfigError("NEMO_GYM_CONFIG_DICT", "and NEMO_GYM_CONFIG_PATH must be set (the launcher sets them)", "environment");
   const globalConfig = parseYaml(yaml) as ConfigDict;
-  const server = await startServer(def, { globalConfig, instanceName: name });
+  const server = await startServer(def, { globalConfig, instanceName: name, secret: env.GYMRL_GYM_SECRET || undefined });
   console.log(`${def.serverType} server ${name} listening on ${server.url} (pid ${process.pid})`);
 
   const stop = () => {

@@ -1,7 +1,11 @@
 /**
  * Per-rollout state of a resources server, keyed by the session id in its cookie. Sessions idle
- * longer than `ttlMs` are dropped, so a long training run does not keep every rollout's state.
+ * longer than `ttlMs` are dropped, so a long training run does not keep every rollout's state, and
+ * at most `maxSessions` are kept (the least recently used goes first): every cookie-less request
+ * makes a new session, so without a cap a client could grow the store without bound.
  */
+export const DEFAULT_MAX_SESSIONS = 100_000;
+
 export interface Session<S> {
   id: string;
   state: S;
@@ -14,6 +18,7 @@ export class SessionStore<S> {
   constructor(
     private readonly initialState: (id: string) => S,
     private readonly ttlMs = 3_600_000,
+    private readonly maxSessions = DEFAULT_MAX_SESSIONS,
   ) {
     this.timer = setInterval(() => this.sweep(), Math.min(ttlMs, 300_000));
     this.timer.unref();
@@ -21,10 +26,13 @@ export class SessionStore<S> {
 
   get(id: string): Session<S> {
     let e = this.sessions.get(id);
-    if (!e) {
+    if (e) {
+      this.sessions.delete(id); // re-inserted below: the Map's order is least recently used first
+    } else {
       e = { session: { id, state: this.initialState(id) }, lastUsed: 0 };
-      this.sessions.set(id, e);
+      if (this.sessions.size >= this.maxSessions) this.sessions.delete(this.sessions.keys().next().value!);
     }
+    this.sessions.set(id, e);
     e.lastUsed = Date.now();
     return e.session;
   }
