@@ -49,6 +49,8 @@ export async function startServer(
     client?: GymClient;
     /** Shared secret every call but `GET /` must carry (the launcher hands it over in GYMRL_GYM_SECRET). */
     secret?: string;
+    /** Largest request body (default 64 MiB, http-policy.ts GYM_MAX_BODY_BYTES). */
+    maxBodyBytes?: number;
   },
 ): Promise<RunningServer> {
   const inst = findServerInstance(opts.globalConfig, opts.instanceName);
@@ -69,6 +71,7 @@ export async function startServer(
     routes,
     sessionCookie: `${def.className}___${inst.name}`,
     secret: opts.secret,
+    maxBodyBytes: opts.maxBodyBytes,
     onError: (e, r) => console.error(`[${inst.name}] ${r.method} ${r.path} failed:`, e),
   });
   const host = opts.host ?? (typeof inst.block.host === "string" ? inst.block.host : "127.0.0.1");
