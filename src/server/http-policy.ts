@@ -127,8 +127,10 @@ export function readJsonBody(req: IncomingMessage, limit: number, invalidJsonSta
       }
       chunks.push(chunk);
     });
-    req.on("error", fail);
-    req.on("close", () => fail(new HttpPolicyError(400, "the request was closed before its body was complete")));
+    // a client that goes away (or is cut off by the request timeout) is its own error, not the server's
+    const cut = () => fail(new HttpPolicyError(400, "the request was closed before its body was complete"));
+    req.on("error", cut);
+    req.on("close", cut);
     req.on("end", () => {
       if (settled) return;
       settled = true;

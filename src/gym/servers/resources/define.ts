@@ -102,7 +102,8 @@ export function defineResourcesServer<S = Record<string, never>>(spec: Resources
           method: "POST",
           path: `/${name}`,
           handler: async (req) => {
-            const r = t.schema.safeParse(req.body ?? {});
+            // no body means no arguments; a JSON null is not an arguments object (found by npm run fuzz)
+            const r = t.schema.safeParse(req.body === undefined ? {} : req.body);
             if (!r.success) throw validationError(r.error, "detail");
             return t.handler(r.data, sessions.get(req.sessionId), ctx);
           },
