@@ -14,7 +14,7 @@ import { overridesOf } from "./train.ts";
 const demoCommand = defineCommand({
   meta: { name: "demo", description: "SFT warm start + GRPO on the calculator environment through Gym, and an SFT-only control; prints validation accuracy before/after/control" },
   args: {
-    env: { type: "string", description: "calculator (default) or arithmetic" },
+    env: { type: "string", description: "calculator (default), arithmetic or workplace (workplace_assistant: configs/grpo-workplace.yaml)" },
     out: { type: "string", description: "run directory (default runs/demo)" },
     config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
     "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
@@ -30,8 +30,8 @@ const demoCommand = defineCommand({
     },
   },
   async run({ args, rawArgs }) {
-    if (args.env !== undefined && args.env !== "calculator" && args.env !== "arithmetic") {
-      console.error(`--env must be calculator or arithmetic, got ${args.env}`);
+    if (args.env !== undefined && !["calculator", "arithmetic", "workplace"].includes(args.env)) {
+      console.error(`--env must be calculator, arithmetic or workplace, got ${args.env}`);
       process.exitCode = 1;
       return;
     }

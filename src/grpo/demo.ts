@@ -13,13 +13,23 @@ import { join, resolve } from "node:path";
 import { runSft } from "../sft/index.ts";
 import { demonstrations as arithmeticDemonstrations } from "../environments/arithmetic/tasks.ts";
 import { demonstrations as calculatorDemonstrations } from "../environments/calculator/tasks.ts";
+import { demonstrations as workplaceDemonstrations } from "../environments/workplace_assistant/tasks.ts";
+import { categoryAccuracy } from "./demo-categories.ts";
 import { grpoStepSeconds, measuredValidation } from "./demo-report.ts";
+import { loadValidation } from "./data.ts";
 import { runGrpo } from "./loop.ts";
 import { loadRecipe } from "./recipe.ts";
 
-export type DemoEnvironment = "calculator" | "arithmetic";
+export type DemoEnvironment = "calculator" | "arithmetic" | "workplace";
 
-const GENERATORS = { calculator: calculatorDemonstrations, arithmetic: arithmeticDemonstrations };
+type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: Record<string, unknown>[] }[];
+/** Each environment's demonstrations; workplace's in the form of its shipped rows (category tools, compact). */
+const GENERATORS: Record<DemoEnvironment, Generate> = {
+  calculator: calculatorDemonstrations,
+  arithmetic: arithmeticDemonstrations,
+  workplace: (o) => workplaceDemonstrations({ ...o, tools: "category", toolStyle: "compact" }),
+};
+const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 2000 };
 
 export interface DemoOptions {
   /** the environment (default calculator): its recipe configs/grpo-<env>.yaml and its demonstrations */
@@ -55,6 +65,10 @@ export interface DemoResult {
   /** SFT steps the control added to the warm start's */
   control_sft_steps: number | null;
   grpo_steps: number;
+  /** the same as grpo_steps (the name the workplace acceptance uses) */
+  steps: number;
+  /** validation accuracy per row category before and after GRPO (rows with a `category`, e.g. workplace); else null */
+  category_accuracy: { before: Record<string, number>; after: Record<string, number> } | null;
   /** for each null figure above, why it was not measured */
   not_measured: Record<string, string>;
   minutes: number;
@@ -78,7 +92,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   let data = opts.demonstrations;
   if (!data) {
     data = join(runDir, "demonstrations.jsonl");
-    const chats = GENERATORS[env]({ split: "train", n: opts.numDemonstrations ?? 4000, seed: 1 }).map(onPolicyLayout);
+    const chats = GENERATORS[env]({ split: "train", n: opts.numDemonstrations ?? DEFAULT_DEMONSTRATIONS[env], seed: 1 }).map(onPolicyLayout);
     writeFileSync(data, chats.map((c) => JSON.stringify(c) + "\n").join(""));
   }
   log(`== warm start (${env}): SFT on ${data} -> ${join(runDir, "sft")}`);
@@ -134,6 +148,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     control_sft_seconds: control ? Number(control.seconds.toFixed(1)) : null,
     control_sft_steps: control?.steps ?? null,
     grpo_steps: r.steps,
+    steps: r.steps,
+    category_accuracy: categoryAccuracy(join(runDir, "grpo", "validation_rollouts.jsonl"), (await loadValidation(recipe.environments, recipe.grpo.max_val_samples)).map((p) => p.row)),
     not_measured: notMeasured,
     minutes: Number(((performance.now() - t0) / 60000).toFixed(2)),
     max_token_mult_prob_error: Number(r.maxTokenMultProbError.toFixed(5)),

@@ -67,7 +67,7 @@ test("upstream's workplace_assistant.yaml loads unchanged and its resources serv
 describe("example.jsonl", () => {
   test.each(rows.map((r) => [r.id, r] as const))("row %s: ground truth verifies 1.0; nothing, or a call short, 0.0", async (_id, row) => {
     const truth = row.ground_truth as { name: string; arguments: string }[];
-    const asOutput = (gt: typeof truth) => gt.map((c, k) => ({ type: "function_call", name: c.name, arguments: c.arguments, call_id: `c${k}` }));
+    const asOutput = (gt: readonly { name: string; arguments: string }[]) => gt.map((c, k) => ({ type: "function_call", name: c.name, arguments: c.arguments, call_id: `c${k}` }));
     for (const [gt, want] of [
       [truth, 1],
       [[], 0],
