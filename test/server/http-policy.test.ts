@@ -9,6 +9,7 @@ import { bearerMatches, checkBind, isLoopback, secretMatches } from "../../src/s
 import { createApp, listen, SECRET_HEADER, type Listening } from "../../src/gym/http/app.ts";
 import { redactSecrets } from "../../src/gym/head-server.ts";
 import { SessionStore } from "../../src/gym/servers/resources/sessions.ts";
+import { serve } from "../../src/server/serve.ts";
 import { startTestServer, type RunningServer } from "../support/openai-server.ts";
 import { ScriptedEngine } from "../support/scripted-engine.ts";
 
@@ -142,6 +143,10 @@ describe("binding", () => {
     expect(() => checkBind("0.0.0.0", false, { server: "OpenAI server", keyHint: "pass --api-key KEY" })).toThrow(/refusing to listen on 0\.0\.0\.0 without a key.*--api-key KEY/);
     expect(() => checkBind("0.0.0.0", true, { server: "OpenAI server", keyHint: "x" })).not.toThrow();
     expect(() => checkBind("127.0.0.1", false, { server: "OpenAI server", keyHint: "x" })).not.toThrow();
+  });
+
+  it("gymrl serve --host 0.0.0.0 without --api-key fails at once with that advice", async () => {
+    await expect(serve({ randomInit: true, host: "0.0.0.0" })).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without a key.*--api-key KEY/);
   });
 });
 
