@@ -20,19 +20,27 @@ export function parseCsv(text: string, header = true): { columns: string[]; reco
   while (i < text.length) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (cell += '"'), (i += 2);
-      else if (ch === '"') (quoted = false), i++;
-      else (cell += ch), i++;
-    } else if (ch === '"') (quoted = true), i++;
-    else if (ch === ",") endCell(), i++;
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") endCell();
     else if (ch === "\n" || ch === "\r") {
       endCell();
       rows.push(row);
       row = [];
-      i += ch === "\r" && text[i + 1] === "\n" ? 2 : 1;
-    } else (cell += ch), i++;
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+    } else cell += ch;
+    i++;
   }
-  if (cell !== "" || row.length > 0) endCell(), rows.push(row);
+  if (cell !== "" || row.length > 0) {
+    endCell();
+    rows.push(row);
+  }
   const body = rows.filter((r) => !(r.length === 1 && r[0] === ""));
   const columns = header ? body.shift()! : body[0]!.map((_, k) => String(k));
   const records = body.map((r) => Object.fromEntries(columns.map((c, k) => [c, r[k] === undefined || NA_VALUES.has(r[k]!) ? null : r[k]!])));
