@@ -6,7 +6,6 @@
  * cell equals a missing cell). `.str.lower()` makes a non-string cell missing, so a number the
  * model wrote where the ground truth has text does not match.
  */
-import { PyError } from "./py.ts";
 import { COMPARED_TABLES, newSandbox, type Sandbox } from "./sandbox.ts";
 import type { Cell, Table } from "./table.ts";
 import { invokeTool } from "./tools/index.ts";
@@ -30,8 +29,8 @@ export function replay(calls: readonly ToolCallText[]): Sandbox {
     }
     try {
       invokeTool(sb, c.name, args);
-    } catch (e) {
-      if (!(e instanceof PyError)) throw e;
+    } catch {
+      // upstream prints the exception and goes on with the next call
     }
   }
   return sb;

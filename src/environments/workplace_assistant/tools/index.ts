@@ -43,7 +43,7 @@ export function invokeTool(sb: Sandbox, name: string, args: unknown): unknown {
 
 /**
  * Upstream's route for `POST /<name>`: null arguments dropped (pydantic's exclude_unset + `is not
- * None`), the result as `{output}`, an exception as `{output: "Error executing tool ..."}` — never an
+ * None`), the result as `{output}`, any exception as `{output: "Error executing tool ..."}` — never an
  * HTTP error, so the model can correct itself.
  */
 export function callTool(sb: Sandbox, name: string, body: unknown): { output: unknown } {
@@ -51,7 +51,7 @@ export function callTool(sb: Sandbox, name: string, body: unknown): { output: un
     const args = body !== null && typeof body === "object" && !Array.isArray(body) ? Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null)) : body;
     return { output: invokeTool(sb, name, args) };
   } catch (e) {
-    if (e instanceof PyError) return { output: `Error executing tool '${name}': ${e.message}` };
-    throw e;
+    // upstream catches every Exception here; a JS error is the analogue of one
+    return { output: `Error executing tool '${name}': ${(e as Error).message}` };
   }
 }
