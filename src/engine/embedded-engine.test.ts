@@ -83,6 +83,39 @@ describe("embedded engine", () => {
     }
   });
 
+  test("in-flight update: each token's version is the weights that sampled it (per-token record checked against both models)", async () => {
+    const a = tinyModel(kernels, 1, longConfig);
+    // B: A with the final norm zeroed, so every logit is 0 and B's greedy token is one constant id
+    // whatever the context: a token B sampled is recognisable, a token A sampled follows A's greedy path
+    const b = tinyModel(kernels, 1, longConfig);
+    b.params.norm.fill(0);
+    const constant = greedyByForward(b, [2, 3, 5], 1)[0];
+    const prompt = [2, 3, 5];
+    const refA = greedyByForward(a, prompt, 48);
+    const engine = await createEmbeddedEngine({ config: longConfig, params: a.params.flat as Float32Array, slots: 2, maxModelLen: 1024, kernels: "reference" });
+    try {
+      let update: Promise<number> | null = null;
+      let seen = 0;
+      const r = await engine.generate(greedy(prompt, 200), {
+        onToken: () => void (++seen === 20 && (update ??= engine.updateWeights(b.params.flat as Float32Array))),
+      });
+      expect(await update!).toBe(1);
+      const v = r.generationPolicyVersions!;
+      expect(v).toHaveLength(r.generationTokenIds.length);
+      const k = v.indexOf(1);
+      expect(k).toBeGreaterThanOrEqual(20); // the update lands between steps after the 20th token
+      expect(k).toBeLessThan(refA.length);
+      expect(v.slice(0, k).every((x) => x === 0) && v.slice(k).every((x) => x === 1)).toBe(true);
+      expect(r.policyVersions).toEqual([0, 1]);
+      // version 0 tokens are A's greedy path; version 1 tokens are B's constant, from the first one on
+      expect(r.generationTokenIds.slice(0, k)).toEqual(refA.slice(0, k));
+      expect(refA[k]).not.toBe(constant); // so the boundary itself is tested
+      expect(r.generationTokenIds.slice(k).every((t) => t === constant)).toBe(true);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("shared weights (no copy): the trainer writes while the engine is paused; swap and checkpoint updates", async () => {
     const shared = allocSharedParams(new Model(config, { kernels }).numParams);
     const trainer = new Model(config, { kernels, params: shared });

@@ -82,6 +82,8 @@ interface Sequence {
   logprobs: number[];
   top: TokenLogprob[][] | null;
   versions: number[];
+  /** the version of the step that sampled each generated token */
+  tokenVersions: number[];
   stop: Set<number>;
   rng: Rng;
 }
@@ -182,6 +184,7 @@ export class Scheduler {
       logprobs: [],
       top: (req.topLogprobs ?? 0) > 0 ? [] : null,
       versions: [],
+      tokenVersions: [],
       stop: new Set([...req.stopTokenIds, ...this.eos]),
       rng: new Rng(seed),
     };
@@ -294,6 +297,7 @@ export class Scheduler {
       seq.logprobs.push(s.logprob);
       if (seq.top) seq.top.push(token.top ?? []);
       if (seq.versions[seq.versions.length - 1] !== this.version) seq.versions.push(this.version);
+      seq.tokenVersions.push(this.version);
       sink.token(seq.id, token);
       if (seq.stop.has(tokenId)) this.finish(seq, "stop", sink);
       else if (seq.tokens.length >= seq.req.maxTokens || seq.prompt.length + seq.tokens.length >= this.maxModelLen)
@@ -432,6 +436,7 @@ export class Scheduler {
       finishReason: reason,
       policyVersion: seq.versions[0] ?? this.version,
       policyVersions: seq.versions.length > 0 ? seq.versions : [this.version],
+      generationPolicyVersions: seq.tokenVersions,
       cachedPromptTokens: seq.cached,
     };
     if (seq.top) result.topLogprobs = seq.top;

@@ -51,6 +51,12 @@ export interface GenerateResult {
   /** Versions seen during the whole generation (more than one when weights changed mid-way). */
   policyVersions: number[];
   /**
+   * Per generated token, the policy version of the weights whose forward pass sampled it (vLLM's
+   * in-flight updates: a sequence keeps its KV cache across an update, and its later tokens come
+   * from the new weights). Absent when the engine cannot say token by token.
+   */
+  generationPolicyVersions?: number[];
+  /**
    * Prompt tokens whose keys and values came from the engine's prefix cache instead of being
    * computed (vLLM's usage.prompt_tokens_details.cached_tokens); absent when the engine does not say.
    */

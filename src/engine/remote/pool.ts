@@ -252,7 +252,9 @@ export class RemoteEnginePool implements UpdatableGenerationEngine {
       }
       const { reportedVersions: _, serverMs: __, ...result } = out;
       if (options.onToken) replayTokens(result, options);
-      return { ...result, policyVersion: versions[0], policyVersions: versions };
+      // one version: every token is known to be from it; several (an update landed mid-request): not per token
+      const perToken = versions.length === 1 ? { generationPolicyVersions: result.generationTokenIds.map(() => versions[0]) } : {};
+      return { ...result, policyVersion: versions[0], policyVersions: versions, ...perToken };
     }
   }
 
