@@ -29,6 +29,7 @@ import { streamRollouts } from "../rollout/stream.ts";
 import { summarize } from "../rollout/stats.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
 import { broadcastToTokens } from "./advantages.ts";
+import { AsyncRolloutSource } from "./async/source.ts";
 import { crashPoint, findLatestCheckpoint, saveRunCheckpoint, type LoopState } from "./checkpoint.ts";
 import { loadTrainPool, loadValidation, PromptStream, type PoolRow } from "./data.ts";
 import { rolloutMetrics, trainMetrics, validationMetrics, type ValidationResult } from "./loop-metrics.ts";
@@ -212,6 +213,26 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
     schedule: recipe.policy.scheduler.schedule,
     minLrRatio: recipe.policy.scheduler.min_lr_ratio,
   };
+  // async GRPO (grpo.async_grpo): a producer generates ahead into a buffer; the step takes from it
+  const trainSampling = { temperature: recipe.policy.generation.temperature, top_p: recipe.policy.generation.top_p };
+  const asyncSource = g.async_grpo.enabled
+    ? new AsyncRolloutSource({
+        stream,
+        numPromptsPerStep: g.num_prompts_per_step,
+        maxAge: g.async_grpo.max_trajectory_age_steps,
+        generate: async (prompts, b) => (await collect(stack, recipe, prompts.map((p) => p.row), g.num_generations_per_prompt, trainSampling, { purpose: "train", step: b, batch: 0 })).outcomes,
+        lookup: (b, startVersion) => ({
+          ledger: stack.ledger ?? null,
+          seedOf: (task, rollout) => rolloutSeed(recipe.run.seed, { purpose: "train", step: b, batch: 0 }, task, rollout),
+          startVersion,
+          versionOffset,
+        }),
+        currentVersion: () => (stack.engine.policyVersion ?? state.policyVersion - versionOffset) + versionOffset,
+        rewards: rewardSettings,
+        startStep: state.step,
+        startVersion: state.policyVersion,
+      })
+    : null;
   log(
     `grpo: ${pool.length} train rows, ${valRows.length} validation rows, ${g.num_prompts_per_step}×${g.num_generations_per_prompt} rollouts/step, ` +
       `${(stack.trainer.numParams / 1e6).toFixed(2)}M params, ${stack.backend.description}, run dir ${runDir}`,
@@ -237,7 +258,8 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       // 1-2. generation through Gym (several batches with dynamic sampling), rewards per the recipe
       let genS = 0;
       let genBatch = 0;
-      const gathered = await gatherStepRollouts({
+      const tGen = performance.now();
+      const gathered = asyncSource ? await asyncSource.next(state.step + 1) : await gatherStepRollouts({
         numPromptsPerStep: g.num_prompts_per_step,
         take: (n) => stream.take(n),
         generate: async (prompts) => {
@@ -251,6 +273,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
         rewards: rewardSettings,
         dynamicSampling: { enabled: g.use_dynamic_sampling, maxGenBatches: g.dynamic_sampling_max_gen_batches, batchMultiplier: g.batch_multiplier },
       });
+      if (asyncSource) genS = (performance.now() - tGen) / 1000; // the trainer's wait for data
       if (!gathered) {
         log(`data exhausted after ${g.max_num_epochs} epoch(s)`);
         break;
@@ -298,12 +321,14 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       const trainS = (performance.now() - tTrain) / 1000 - refitS;
       state.policyVersion = refit.policyVersion + versionOffset;
       state.step = step;
-      state.data = { ...stream.position };
+      state.data = asyncSource ? asyncSource.position : { ...stream.position };
+      asyncSource?.stepDone(step, state.policyVersion);
 
       // 6. metrics
       Object.assign(m, rolloutMetrics(gathered, sb, g.use_dynamic_sampling));
       Object.assign(m, trainMetrics(stepMetrics, batch, batch.prevLogprobs ?? currAll));
       m["train/policy_version"] = state.policyVersion;
+      if (asyncSource) Object.assign(m, asyncSource.stepMetrics());
       const stepS = (performance.now() - stepStart) / 1000;
       // every sample the rollouts produced, not only those kept for training
       const all = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples : []));
@@ -353,6 +378,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
       }
     }
   } finally {
+    await asyncSource?.close();
     if (!opts.stack) await stack.close();
   }
   writePlot(plotPath, lines, `GRPO: ${runDir}`);

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import type { UpdatableGenerationEngine } from "../engine/index.ts";
+import { VersionLedger } from "../engine/version-ledger.ts";
 import { startGym, type GymHandle } from "../gym/index.ts";
 import { createOpenAIServer } from "../server/app.ts";
 import { listen } from "../server/http.ts";
@@ -26,6 +27,11 @@ export interface PolicyStack {
   tokenizer: Tokenizer;
   baseUrl: string;
   gym: GymHandle;
+  /**
+   * The engine's record of each generated token's policy version (async GRPO reads it: the Gym
+   * wire carries no versions); present when grpo.async_grpo is enabled.
+   */
+  ledger?: VersionLedger;
   /** New weights to the engine after a step's optimizer steps (backend.refit). */
   refit(): Promise<RefitResult>;
   close(): Promise<void>;
@@ -61,8 +67,11 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
   });
   const { engine, chat } = backend;
   const g = recipe.policy.generation;
+  // bounded: records are read and forgotten batch by batch; room for the batches the age bound lets run ahead
+  const gr = recipe.grpo;
+  const ledger = gr.async_grpo.enabled ? new VersionLedger(Math.max(8192, 8 * gr.num_prompts_per_step * gr.num_generations_per_prompt * (gr.async_grpo.max_trajectory_age_steps + 2))) : undefined;
   const server: Server = createOpenAIServer({
-    engine,
+    engine: ledger ? ledger.recording(engine) : engine,
     tokenizer: chatTokenizerFrom(chat),
     parser: outputParserFrom(chat.outputParser),
     modelName: recipe.model.name,
@@ -98,6 +107,7 @@ export async function startPolicyStack(recipe: Recipe, opts: StackOptions): Prom
     tokenizer: chat.tokenizer,
     baseUrl,
     gym,
+    ...(ledger ? { ledger } : {}),
     refit: () => backend.refit(),
     close: async () => {
       await gym.stop();

@@ -40,6 +40,7 @@ class RecordingTrainer implements PolicyTrainer {
   readonly numParams = 0;
   readonly description = "recording trainer";
   batches: TrainBatch[] = [];
+  constructor(private readonly trainMs = 0) {}
   async logprobs(b: { tokens: Int32Array }) {
     return { logprobs: new Float64Array(b.tokens.length), entropy: new Float64Array(b.tokens.length) };
   }
@@ -52,6 +53,7 @@ class RecordingTrainer implements PolicyTrainer {
       generationLogprobs: Float64Array.from(b.generationLogprobs),
       advantages: Float64Array.from(b.advantages),
     });
+    if (this.trainMs > 0) await new Promise((r) => setTimeout(r, this.trainMs));
     const metrics = { probsRatioMin: 1, probsRatioMax: 1, isRatioMin: 1, isRatioMax: 1 } as unknown as TrainStepResult["metrics"];
     return { metrics, gradNorm: 0, lr: o.lr, currLogprobs: new Float64Array(b.tokens.length), computeS: 0, commitS: 0 };
   }
@@ -69,25 +71,41 @@ class RecordingTrainer implements PolicyTrainer {
  * Runs GRPO over prompts `plans.length` prompts (row field `q` = prompt number), each rollout as
  * `plans[prompt][rollout]` says, with the given recipe overrides; returns the run and every trained sample.
  */
+export interface ScriptedOptions {
+  /** a third generated token, 300 + (the request's sampling seed mod 50): batches show which seeds made them */
+  seedTokens?: boolean;
+  /** ms the agent takes for rollout `rollout` of prompt `prompt` (default 0) */
+  delayMs?: (prompt: number, rollout: number) => number;
+  /** ms each optimizer step takes (default 0) */
+  trainMs?: number;
+  /** the run directory (default a fresh temporary one) and whether to resume from its checkpoint */
+  runDir?: string;
+  resume?: boolean;
+}
+
 export async function runScripted(
   plans: RolloutPlan[][],
   overrides: string[],
-): Promise<{ run: GrpoRunResult; trained: TrainedSample[][]; received: number }> {
+  opts: ScriptedOptions = {},
+): Promise<{ run: GrpoRunResult; trained: TrainedSample[][]; received: number; batches: TrainBatch[] }> {
   const dir = mkdtempSync(join(tmpdir(), "gymrl-loop-"));
   const train = join(dir, "train.jsonl");
   writeFileSync(train, plans.map((_, q) => JSON.stringify({ q, responses_create_params: { input: [{ role: "user", content: `prompt ${q}` }] } }) + "\n").join(""));
-  const agent = await startFakeAgent(AGENT, (row) => {
+  const agent = await startFakeAgent(AGENT, async (row) => {
     const q = row.q as number;
     const k = row._ng_rollout_index as number;
     const plan = plans[q][k] ?? {};
+    const delay = opts.delayMs?.(q, k) ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (plan.fail) return { status: 500, body: { error: "environment crashed" } };
     // generated tokens name their rollout: 100 + prompt, 200 + rollout, then filler
-    const gen = [100 + q, 200 + k, ...Array.from({ length: Math.max(0, (plan.genTokens ?? 2) - 2) }, () => 7)];
+    const seed = Number((JSON.parse(String((row.responses_create_params as { metadata?: { extra_body?: string } }).metadata?.extra_body ?? "{}")) as { seed?: number }).seed ?? 0);
+    const gen = [100 + q, 200 + k, ...(opts.seedTokens ? [300 + (seed % 50)] : []), ...Array.from({ length: Math.max(0, (plan.genTokens ?? 2) - 2) }, () => 7)];
     const r = resultWith(row, [{ prompt: PROMPT, gen }], { reward: plan.reward ?? 0 });
     if (plan.truncated) Object.assign(r.response as object, { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
     return r;
   });
-  const trainer = new RecordingTrainer();
+  const trainer = new RecordingTrainer(opts.trainMs ?? 0);
   let version = 0;
   const gym = { client: clientFor([agent]), headUrl: "", config: {}, servers: [], check() {}, stop: async () => {} } as unknown as GymHandle;
   const stack = {
@@ -101,7 +119,7 @@ export async function runScripted(
   } as unknown as PolicyStack;
   const recipe = parseRecipe(
     {
-      run: { out_dir: join(dir, "run"), seed: 0 },
+      run: { out_dir: opts.runDir ?? join(dir, "run"), seed: 0 },
       gym: { config_paths: ["unused.yaml"] },
       environments: [{ agent: AGENT, train }],
       grpo: { num_generations_per_prompt: plans[0].length, max_num_steps: 1, val_period: 0, val_at_end: false },
@@ -112,7 +130,7 @@ export async function runScripted(
     overrides,
   );
   try {
-    const run = await runGrpo({ recipe, stack, log: () => {} });
+    const run = await runGrpo({ recipe, stack, log: () => {}, resume: opts.resume });
     const trained = trainer.batches.map((b) => {
       const out: TrainedSample[] = [];
       for (let s = 0; s + 1 < b.seqOffsets.length; s++) {
@@ -122,7 +140,7 @@ export async function runScripted(
       }
       return out;
     });
-    return { run, trained, received: agent.received.length };
+    return { run, trained, received: agent.received.length, batches: trainer.batches };
   } finally {
     await agent.close();
   }
