@@ -5,7 +5,8 @@
  * once step k - 1 - max_trajectory_age_steps has been trained, so every group it yields is at most
  * that many steps old when step k trains it; a group found older anyway (its step came later,
  * after drops) is dropped and counted, never trained. With age 0 this is the synchronous loop:
- * batch k is generated on the weights after step k - 1 and step k trains exactly it.
+ * batch k is generated on the weights after step k - 1 and step k trains exactly it. A step left
+ * short by drops lets the producer start its next batch at once (on the current weights: age 0).
  *
  * The data position a checkpoint records is the one after the last group the trainer consumed
  * (trained or dropped): groups still in the buffer or in flight are generated again on resume, so no
@@ -61,6 +62,8 @@ export class AsyncRolloutSource {
   private completed: number;
   private exhausted = false;
   private stopped = false;
+  /** the trainer is waiting for groups the throttled producer would not start (drops left it short) */
+  private starving = false;
   private failure: unknown = null;
   private wake: (() => void) | null = null;
   private producerWake: (() => void) | null = null;
@@ -113,8 +116,12 @@ export class AsyncRolloutSource {
         taken.push(g);
       }
       if (taken.length === this.o.numPromptsPerStep || (this.exhausted && this.buffer.length === 0)) break;
+      // short after drops: let the producer start a batch now; on the current weights it is on-policy for this step
+      this.starving = true;
+      this.producerWake?.();
       await new Promise<void>((r) => (this.wake = r));
     }
+    this.starving = false;
     account.trainerWaitS = (performance.now() - t0) / 1000;
     this.trainerWaitTotalMs += performance.now() - t0;
     this.droppedTotal += account.dropped;
@@ -185,7 +192,7 @@ export class AsyncRolloutSource {
     for (let batch = this.o.startStep + 1; !this.stopped; batch++) {
       // batch k may start once step k - 1 - maxAge is trained: then its oldest token is at most maxAge steps old at step k
       const t0 = performance.now();
-      while (!this.stopped && this.completed < batch - 1 - this.o.maxAge) await new Promise<void>((r) => (this.producerWake = r));
+      while (!this.stopped && !this.starving && this.completed < batch - 1 - this.o.maxAge) await new Promise<void>((r) => (this.producerWake = r));
       this.producerWake = null;
       const waited = performance.now() - t0;
       this.engineWaitMs += waited;
@@ -208,6 +215,7 @@ export class AsyncRolloutSource {
         this.buffer.push({ batch, prompt, outcomes: mine, versions: groupVersions(mine, look), positionAfter: positions[task] });
       });
       look.ledger?.forget(outcomes.map((x) => look.seedOf(x.taskIndex, x.rolloutIndex)));
+      this.starving = false; // the trainer says so again if this batch still leaves it short
       this.notify();
     }
     this.exhausted = true;

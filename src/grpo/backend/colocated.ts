@@ -4,6 +4,7 @@
  * between two decode steps, and the engine resumes under version + 1 (no copy, no file).
  */
 import { allocSharedParams, createEmbeddedEngine } from "../../engine/index.ts";
+import { drainedUpdates } from "../../engine/drained-updates.ts";
 import { modelSourceDir, setModelSourceDir, type LoadedCheckpoint as Checkpoint } from "../../model/checkpoint.ts";
 import { Model } from "../../model/model.ts";
 import type { Kernels } from "../../tensor/kernels.ts";
@@ -14,6 +15,9 @@ import type { PolicyBackend } from "./types.ts";
 
 /** Rollouts sampled at T are scored at T; greedy (T = 0) rollouts at 1, the argmax's own distribution. */
 export const scoringTemperature = (t: number) => (t > 0 ? t : 1);
+
+/** grpo.async_grpo with in_flight_weight_updates false: no generation may run across an update. */
+export const drainsBeforeUpdates = (recipe: Recipe) => recipe.grpo.async_grpo.enabled && !recipe.grpo.async_grpo.in_flight_weight_updates;
 
 export function adamwOf(recipe: Recipe) {
   const o = recipe.policy.optimizer;
@@ -37,7 +41,7 @@ export async function colocatedBackend(recipe: Recipe, ck: Checkpoint, kernels: 
   // checkpoints the run writes carry the init directory's tokenizer and template (complete HF dirs)
   const source = modelSourceDir(ck.model);
   if (source) setModelSourceDir(model, source);
-  const engine = await createEmbeddedEngine({
+  const embedded = await createEmbeddedEngine({
     config: ck.model.config,
     sharedParams: shared,
     slots: recipe.model.engine_slots,
@@ -45,6 +49,8 @@ export async function colocatedBackend(recipe: Recipe, ck: Checkpoint, kernels: 
     kernels: recipe.model.kernels,
     eosTokenIds: chat.stopTokenIds,
   });
+  // async GRPO without in-flight updates: the optimizer's write waits for running generations to end
+  const engine = drainsBeforeUpdates(recipe) ? drainedUpdates(embedded) : embedded;
   let pendingRefitS = 0;
   const trainer = new EmbeddedTrainer({
     model,

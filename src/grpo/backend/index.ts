@@ -17,7 +17,8 @@ import { loadChatFormat } from "../../tokenizer/index.ts";
 import type { Recipe } from "../recipe.ts";
 import { TorchTrainer } from "../torch-trainer/index.ts";
 import { EmbeddedTrainer, type PolicyTrainer } from "../trainer.ts";
-import { adamwOf, colocatedBackend, referenceScorer, scoringTemperature } from "./colocated.ts";
+import { drainedUpdates } from "../../engine/drained-updates.ts";
+import { adamwOf, colocatedBackend, drainsBeforeUpdates, referenceScorer, scoringTemperature } from "./colocated.ts";
 import { separateBackend } from "./separate.ts";
 import type { PolicyBackend } from "./types.ts";
 import type { ChatFormat } from "../../tokenizer/index.ts";
@@ -129,7 +130,7 @@ export async function createPolicyBackend(recipe: Recipe, opts: BackendOptions):
   const reference = recipe.grpo.skip_reference_policy_logprobs_calculation ? null : referenceScorer(recipe, ck(), kernels);
   return separateBackend(
     recipe,
-    { trainer, reference, engine: engine.engine, engineLabel: engine.label, closeEngine: engine.close },
+    { trainer, reference, engine: drainsBeforeUpdates(recipe) ? drainedUpdates(engine.engine) : engine.engine, engineLabel: engine.label, closeEngine: engine.close },
     chat,
     resolve(opts.runDir),
   );
