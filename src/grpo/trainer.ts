@@ -203,6 +203,9 @@ export class EmbeddedTrainer implements PolicyTrainer {
         for (let i = a; i + 1 < b; i++) dlogp[i] = dCurrLogprobs[i + 1];
       }
       this.model.backward(dlogp);
+      // let this thread's HTTP (the OpenAI server, rollouts in flight) run between micro-batches:
+      // async GRPO keeps generating while the trainer computes
+      await new Promise<void>((r) => setImmediate(r));
     }
     // metrics over the whole batch at once (the per-micro-batch calls above only give gradients)
     const { metrics } = clippedPgLoss(
