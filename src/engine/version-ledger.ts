@@ -15,6 +15,8 @@ export interface LedgerRecord {
   versions: readonly number[];
   /** whether `versions` came token by token from the engine */
   perToken: boolean;
+  /** ended on a stop token (which a proxy may leave out of the span) */
+  stopped: boolean;
 }
 
 export class VersionLedger {
@@ -49,6 +51,7 @@ export class VersionLedger {
       generationTokenIds: r.generationTokenIds,
       versions: perToken ? r.generationPolicyVersions! : r.generationTokenIds.map(() => oldest),
       perToken,
+      stopped: r.finishReason === "stop",
     };
     const list = this.bySeed.get(seed);
     if (list) list.push(rec);
@@ -56,15 +59,21 @@ export class VersionLedger {
     if (++this.count > this.maxRecords) this.evictOldest();
   }
 
-  /** The versions of the tokens `ids` (a generation span under `seed`), or null when no record has them. */
+  /**
+   * The record of the tokens `ids` (a generation span under `seed`): the same tokens, else the same
+   * plus the stop token the generation ended on; null when no record has them.
+   */
   lookup(seed: number, ids: ArrayLike<number>): LedgerRecord | null {
-    for (const rec of this.bySeed.get(seed) ?? []) {
-      if (rec.generationTokenIds.length < ids.length || rec.generationTokenIds.length > ids.length + 1) continue;
-      let same = true;
-      for (let i = 0; i < ids.length && same; i++) same = rec.generationTokenIds[i] === ids[i];
-      if (same) return rec;
-    }
-    return null;
+    const recs = this.bySeed.get(seed) ?? [];
+    const begins = (rec: LedgerRecord) => {
+      for (let i = 0; i < ids.length; i++) if (rec.generationTokenIds[i] !== ids[i]) return false;
+      return true;
+    };
+    return (
+      recs.find((r) => r.generationTokenIds.length === ids.length && begins(r)) ??
+      recs.find((r) => r.stopped && r.generationTokenIds.length === ids.length + 1 && begins(r)) ??
+      null
+    );
   }
 
   /** Drops the records of these seeds (their rollouts have been read). */

@@ -3,7 +3,7 @@
  * and the embedded engine (shared weights: every optimizer step is an in-flight update). Checks that
  * the engine's per-token version record reaches every trained generation span through the Gym
  * path, that no trained group is older than the bound, and that without in-flight updates no
- * sample spans two versions.
+ * sample spans two versions; then the same through the remote pool (the engine seam).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const init = tinyPolicyCheckpoint(join(tmp, "init"));
 const train = smallTrainFile(tmp);
 
-const asyncRun = async (name: string, inFlight: boolean) => {
+const asyncRun = async (name: string, inFlight: boolean, extra: string[] = []) => {
   const raw = tinyRecipe({ init, outDir: join(tmp, name), train });
   const recipe = parseRecipe(raw, [
     "grpo.max_num_steps=3",
@@ -28,6 +28,7 @@ const asyncRun = async (name: string, inFlight: boolean) => {
     "grpo.async_grpo.enabled=true",
     "grpo.async_grpo.max_trajectory_age_steps=1",
     `grpo.async_grpo.in_flight_weight_updates=${inFlight}`,
+    ...extra,
   ]);
   const r = await runGrpo({ recipe, log: () => {} });
   expect(r.steps).toBe(3);
@@ -50,3 +51,7 @@ test("without in-flight updates no trained sample spans two versions", async () 
   const steps = await asyncRun("drained", false);
   for (const l of steps) expect(l["async/mixed_version_samples"]).toBe(0);
 }, 180_000);
+
+test("through the engine seam: an SGLang-dialect pool (a gymrl serve replica started by the run), refit through files", async () => {
+  await asyncRun("pool", true, ["generation.backend=sglang", "generation.replicas=1"]);
+}, 240_000);
