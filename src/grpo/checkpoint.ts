@@ -5,9 +5,15 @@
  * renamed into place; `latest` (a one-line file, itself replaced by rename) names the newest, so a
  * crash at any instant leaves the previous checkpoint intact and `latest` pointing at a whole one.
  *
+ * A write that fails (a full disk, a read-only file system) removes its temporary and throws a
+ * CheckpointWriteError naming the checkpoint, the cause and the checkpoint that stays the latest.
+ * Resuming removes temporaries and any step directory newer than `latest` (renamed into place but
+ * never named by `latest`: the resumed run redoes those steps).
+ *
  * Test hook: GYMRL_CRASH_AT=<point>:<step> SIGKILLs this process at a named point of that step
  * (`after_step`: metrics written, checkpoint not started; `mid_checkpoint`: policy files written,
- * checkpoint not yet renamed). Only the kill-and-resume test sets it.
+ * checkpoint not yet renamed; `before_latest`: step directory in place, `latest` not yet
+ * updated). Only the kill-and-resume tests set it.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -33,7 +39,9 @@ export interface LoopState {
   elapsedS: number;
 }
 
-export function crashPoint(point: "after_step" | "mid_checkpoint", step: number): void {
+export type CrashPoint = "after_step" | "mid_checkpoint" | "before_latest";
+
+export function crashPoint(point: CrashPoint, step: number): void {
   const want = process.env.GYMRL_CRASH_AT;
   if (want && want === `${point}:${step}`) process.kill(process.pid, "SIGKILL");
 }
@@ -51,6 +59,41 @@ function writeSynced(path: string, text: string): void {
 }
 
 const stepName = (step: number) => `step_${String(step).padStart(6, "0")}`;
+const STEP_DIR = /^step_(\d+)$/;
+
+/** A checkpoint that could not be written; the one `latest` names (if any) is untouched. */
+export class CheckpointWriteError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly latest: string | null,
+    cause: Error,
+  ) {
+    // node's fs errors already start with their code ("ENOSPC: no space left on device, write")
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code && !cause.message.startsWith(code) ? `${code}: ${cause.message}` : cause.message;
+    super(
+      `checkpoint ${dir} could not be written (${why}); ` +
+        (latest ? `the last complete checkpoint is still ${latest} (resume from it with --resume)` : "the run has no complete checkpoint yet"),
+      { cause },
+    );
+    this.name = "CheckpointWriteError";
+  }
+}
+
+/** So that a rename survives a power cut, not only a killed process. */
+function fsyncDir(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readLatest(root: string): string | null {
+  const p = join(root, "latest");
+  return existsSync(p) ? readFileSync(p, "utf8").trim() : null;
+}
 
 /** Writes checkpoint `step` and points `latest` at it; keeps the newest `keep` checkpoints. */
 export async function saveRunCheckpoint(runDir: string, trainer: PolicyTrainer, state: LoopState, keep: number): Promise<string> {
@@ -59,17 +102,31 @@ export async function saveRunCheckpoint(runDir: string, trainer: PolicyTrainer, 
   const name = stepName(state.step);
   const final = join(root, name);
   const tmp = join(root, `.${name}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  await trainer.save(join(tmp, "policy"), { step: state.optimizerSteps, grpo_step: state.step });
-  crashPoint("mid_checkpoint", state.step);
-  writeSynced(join(tmp, "loop_state.json"), JSON.stringify(state, null, 2) + "\n");
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  writeSynced(join(root, ".latest.tmp"), name + "\n");
-  renameSync(join(root, ".latest.tmp"), join(root, "latest"));
+  const latestTmp = join(root, ".latest.tmp");
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    await trainer.save(join(tmp, "policy"), { step: state.optimizerSteps, grpo_step: state.step });
+    crashPoint("mid_checkpoint", state.step);
+    writeSynced(join(tmp, "loop_state.json"), JSON.stringify(state, null, 2) + "\n");
+    fsyncDir(tmp);
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    fsyncDir(root);
+    crashPoint("before_latest", state.step);
+    writeSynced(latestTmp, name + "\n");
+    renameSync(latestTmp, join(root, "latest"));
+    fsyncDir(root);
+  } catch (e) {
+    // a full disk keeps no half-written copy; `latest` still names the previous whole checkpoint
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(latestTmp, { force: true });
+    const latest = readLatest(root);
+    if (latest !== name) rmSync(final, { recursive: true, force: true });
+    throw new CheckpointWriteError(final, latest === null ? null : join(root, latest), e as Error);
+  }
   // prune: the newest `keep` whole checkpoints stay
-  const all = readdirSync(root).filter((d) => /^step_\d+$/.test(d)).sort();
+  const all = readdirSync(root).filter((d) => STEP_DIR.test(d)).sort();
   for (const d of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(root, d), { recursive: true, force: true });
   return final;
 }
@@ -80,14 +137,26 @@ export interface FoundCheckpoint {
   state: LoopState;
 }
 
-/** The checkpoint `latest` names, or null when the run has none. Leftover temporaries are removed. */
+/**
+ * The checkpoint `latest` names, or null when the run has none. Leftover temporaries are removed,
+ * and so are step directories newer than `latest` (written, never committed): the resumed run
+ * redoes those steps, and pruning must not count them.
+ */
 export function findLatestCheckpoint(runDir: string): FoundCheckpoint | null {
   const root = join(runDir, "checkpoints");
   if (!existsSync(root)) return null;
   for (const d of readdirSync(root)) if (d.startsWith(".")) rmSync(join(root, d), { recursive: true, force: true });
-  const latest = join(root, "latest");
-  if (!existsSync(latest)) return null;
-  const dir = join(root, readFileSync(latest, "utf8").trim());
-  const state = JSON.parse(readFileSync(join(dir, "loop_state.json"), "utf8")) as LoopState;
+  const name = readLatest(root);
+  const latestStep = name === null ? -1 : Number(STEP_DIR.exec(name)?.[1] ?? NaN);
+  if (Number.isNaN(latestStep)) throw new Error(`${join(root, "latest")}: names '${name}', not a step_NNNNNN checkpoint`);
+  for (const d of readdirSync(root)) {
+    const m = STEP_DIR.exec(d);
+    if (m && Number(m[1]) > latestStep) rmSync(join(root, d), { recursive: true, force: true });
+  }
+  if (name === null) return null;
+  const dir = join(root, name);
+  const statePath = join(dir, "loop_state.json");
+  if (!existsSync(statePath)) throw new Error(`${join(root, "latest")} names ${name}, but ${statePath} is missing`);
+  const state = JSON.parse(readFileSync(statePath, "utf8")) as LoopState;
   return { dir, policyDir: join(dir, "policy"), state };
 }
