@@ -182,7 +182,10 @@ describe("weight updates", () => {
     expect(await update).toBe(1);
     const [a, b] = await Promise.all([inFlight, during]);
     expect(a.policyVersions).toEqual([0, 1]); // may have produced tokens under either
+    expect(a.generationPolicyVersions).toBeUndefined(); // so no per-token claim
     expect([b.policyVersion, b.policyVersions]).toEqual([1, [1]]);
+    expect(b.generationPolicyVersions).toEqual(b.generationTokenIds.map(() => 1));
+    expect(b.generationTokenIds.length).toBeGreaterThan(0);
     for (const f of fakes) expect(f.calls).toEqual(["pause", `load /w/v1 v1`, "resume"]);
     expect(p.policyVersion).toBe(1);
     expect(p.lastRefitMs).toBeGreaterThan(0);
