@@ -88,6 +88,10 @@ async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepea
     trajectory: { onPrefixBreak: "split", maxModelLen: stack.engine.maxModelLen },
   }))
     outcomes.push(o);
+  // A Gym server that died fails every rollout from then on: stop before this batch is trained on,
+  // logged or checkpointed, so a resume redoes it from the last complete checkpoint (GymServerError
+  // names the server and its last output).
+  stack.gym.check();
   // back in request order: (task, rollout)
   outcomes.sort((a, b) => a.taskIndex - b.taskIndex || a.rolloutIndex - b.rolloutIndex);
   return { outcomes, seconds: (performance.now() - t0) / 1000 };
