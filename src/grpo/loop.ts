@@ -1,5 +1,6 @@
 /**
- * The synchronous GRPO loop over real Gym servers (NeMo RL `grpo_train` with NeMo Gym), for the
+ * The GRPO loop over real Gym servers (NeMo RL `grpo_train` with NeMo Gym): synchronous as below, or
+ * with grpo.async_grpo a producer generating ahead (async/source.ts) in place of step 2. For the
  * embedded default: one process holds the trainer (this thread), the generation engine (a worker
  * thread, computing on the trainer's parameter buffer), the OpenAI-compatible server over the engine,
  * and the Gym head server; Gym's servers (simple_agent, the environment's resources server, the
@@ -73,7 +74,7 @@ export function rolloutSeed(runSeed: number, scope: SeedScope, taskIndex: number
   return deriveSeed(runSeed, PURPOSE_CODE[scope.purpose], scope.step, scope.batch, taskIndex, rolloutIndex);
 }
 
-async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepeats: number, sampling: { temperature: number; top_p: number }, scope: SeedScope): Promise<Collected> {
+async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepeats: number, sampling: { temperature: number; top_p: number }, scope: SeedScope, signal?: AbortSignal): Promise<Collected> {
   const t0 = performance.now();
   const requests = expandRows(rows, {
     numRepeats,
@@ -86,6 +87,7 @@ async function collect(stack: PolicyStack, recipe: Recipe, rows: Row[], numRepea
     deadlineMs: recipe.rollout.timeout_s * 1000,
     retries: recipe.rollout.max_retries,
     trajectory: { onPrefixBreak: "split", maxModelLen: stack.engine.maxModelLen },
+    signal,
   }))
     outcomes.push(o);
   // A Gym server that died fails every rollout from then on: stop before this batch is trained on,
@@ -224,7 +226,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
         stream,
         numPromptsPerStep: g.num_prompts_per_step,
         maxAge: g.async_grpo.max_trajectory_age_steps,
-        generate: async (prompts, b) => (await collect(stack, recipe, prompts.map((p) => p.row), g.num_generations_per_prompt, trainSampling, { purpose: "train", step: b, batch: 0 })).outcomes,
+        generate: async (prompts, b, signal) => (await collect(stack, recipe, prompts.map((p) => p.row), g.num_generations_per_prompt, trainSampling, { purpose: "train", step: b, batch: 0 }, signal)).outcomes,
         lookup: (b, startVersion) => ({
           ledger: stack.ledger ?? null,
           seedOf: (task, rollout) => rolloutSeed(recipe.run.seed, { purpose: "train", step: b, batch: 0 }, task, rollout),

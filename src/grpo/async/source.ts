@@ -24,8 +24,8 @@ export interface AsyncSourceOptions {
   stream: PromptStream;
   numPromptsPerStep: number;
   maxAge: number;
-  /** rollouts of these prompts, task index = position, generated with batch `batch`'s seeds */
-  generate(prompts: PoolRow[], batch: number): Promise<RolloutOutcome[]>;
+  /** rollouts of these prompts, task index = position, generated with batch `batch`'s seeds; `signal` aborts at close */
+  generate(prompts: PoolRow[], batch: number, signal: AbortSignal): Promise<RolloutOutcome[]>;
   /** how to read a finished batch's versions (the run's numbering) */
   lookup(batch: number, startVersion: number): VersionLookup;
   /** the version new generations start under now (the run's numbering) */
@@ -68,6 +68,7 @@ export class AsyncRolloutSource {
   private wake: (() => void) | null = null;
   private producerWake: (() => void) | null = null;
   private producer: Promise<void> | null = null;
+  private readonly abort = new AbortController();
   private consumedPosition: DataPosition;
   private engineWaitMs = 0;
   private engineWaitTotalMs = 0;
@@ -173,9 +174,10 @@ export class AsyncRolloutSource {
     return m;
   }
 
-  /** Stops the producer and waits for its batch in flight to end. */
+  /** Stops the producer: its batch in flight is aborted (never trained; a resume generates it again). */
   async close(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     this.producerWake?.();
     await this.producer;
   }
@@ -208,7 +210,8 @@ export class AsyncRolloutSource {
       }
       if (prompts.length === 0) break;
       const startVersion = this.o.currentVersion();
-      const outcomes = await this.o.generate(prompts, batch);
+      const outcomes = await this.o.generate(prompts, batch, this.abort.signal);
+      if (this.stopped) break;
       const look = this.o.lookup(batch, startVersion);
       prompts.forEach((prompt, task) => {
         const mine = outcomes.filter((x) => x.taskIndex === task);
