@@ -5,7 +5,7 @@
  * back to the checkpoint's step, so it always describes one uninterrupted run.
  * Not here: computing the metrics (loop.ts, metrics.ts), the plot (plot.ts).
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 
 export type MetricsLine = Record<string, number | string | null>;
 
@@ -28,11 +28,15 @@ export function readJsonl<T = MetricsLine>(path: string): T[] {
     });
 }
 
-/** Keeps the lines whose `step` is ≤ maxStep (a resume from that step's checkpoint). */
+/**
+ * Keeps the lines whose `step` is ≤ maxStep (a resume from that step's checkpoint). Written beside
+ * and renamed over, so a resume killed right here still has the whole file.
+ */
 export function truncateJsonl(path: string, maxStep: number): void {
   if (!existsSync(path)) return;
   const keep = readJsonl<{ step?: number }>(path).filter((l) => (l.step ?? 0) <= maxStep);
-  writeFileSync(path, keep.map((l) => JSON.stringify(l) + "\n").join(""));
+  writeFileSync(`${path}.tmp`, keep.map((l) => JSON.stringify(l) + "\n").join(""));
+  renameSync(`${path}.tmp`, path);
 }
 
 function fmt(x: unknown, digits = 3): string {
