@@ -22,6 +22,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
+import type { DrainedEngine } from "../engine/drained-updates.ts";
 import { deriveSeed } from "../model/derive-seed.ts";
 import { learningRate, type LrSchedule } from "../model/optimizer.ts";
 import type { RolloutOutcome } from "../rollout/outcome.ts";
@@ -235,6 +236,7 @@ async function runLocked(opts: GrpoRunOptions): Promise<GrpoRunResult> {
         }),
         currentVersion: () => (stack.engine.policyVersion ?? state.policyVersion - versionOffset) + versionOffset,
         rewards: rewardSettings,
+        updateWaits: "waits" in stack.engine ? () => (stack.engine as DrainedEngine).waits : undefined,
         startStep: state.step,
         startVersion: state.policyVersion,
       })

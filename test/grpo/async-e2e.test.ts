@@ -49,7 +49,10 @@ test("in-flight updates: per-token versions through Gym, ages within the bound",
 
 test("without in-flight updates no trained sample spans two versions", async () => {
   const steps = await asyncRun("drained", false);
-  for (const l of steps) expect(l["async/mixed_version_samples"]).toBe(0);
+  for (const l of steps) {
+    expect(l["async/mixed_version_samples"]).toBe(0);
+    expect(l["async/refit_drain_wait_s"]).toBeTypeOf("number");
+  }
 }, 180_000);
 
 test("through the engine seam: an SGLang-dialect pool (a gymrl serve replica started by the run), refit through files", async () => {

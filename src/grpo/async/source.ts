@@ -31,6 +31,11 @@ export interface AsyncSourceOptions {
   /** the version new generations start under now (the run's numbering) */
   currentVersion(): number;
   rewards: RewardSettings;
+  /**
+   * ms so far that weight updates waited for running generations, and that requests were held for
+   * an update (engine/drained-updates.ts, in_flight_weight_updates false); absent: none
+   */
+  updateWaits?: () => { updateMs: number; heldMs: number };
   /** steps already trained (a resume) and the version they left */
   startStep: number;
   startVersion: number;
@@ -75,6 +80,7 @@ export class AsyncRolloutSource {
   private trainerWaitTotalMs = 0;
   private droppedTotal = 0;
   private last: StepAccount | null = null;
+  private waitsSeen = { updateMs: 0, heldMs: 0 };
 
   constructor(private readonly o: AsyncSourceOptions) {
     this.completed = o.startStep;
@@ -167,6 +173,13 @@ export class AsyncRolloutSource {
       "async/trainer_wait_s": a.trainerWaitS,
       "async/engine_wait_s": this.engineWaitMs / 1000,
     };
+    if (this.o.updateWaits) {
+      // drained updates: the trainer's refit waited for running generations; new requests waited for the weights
+      const w = this.o.updateWaits();
+      m["async/refit_drain_wait_s"] = (w.updateMs - this.waitsSeen.updateMs) / 1000;
+      m["async/engine_wait_s"] = Number(m["async/engine_wait_s"]) + (w.heldMs - this.waitsSeen.heldMs) / 1000;
+      this.waitsSeen = { ...w };
+    }
     for (let age = 0; age <= this.o.maxAge; age++) m[`async/trajectory_age/groups_${age}`] = a.ages.filter((x) => x === age).length;
     const tokens = [...a.tokensByAge.values()].reduce((x, y) => x + y, 0);
     for (const [age, n] of [...a.tokensByAge].sort((x, y) => x[0] - y[0])) m[`async/token_share/age_${age}`] = tokens ? n / tokens : 0;
