@@ -19,6 +19,7 @@ const demoCommand = defineCommand({
     config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
     "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
     data: { type: "string", description: "demonstration chats JSONL (default the calculator's)" },
+    seed: { type: "string", description: "seed of the SFT warm start and of GRPO (default each config's own, 0)" },
     trainer: { type: "string", description: "embedded (default) or torch: the PyTorch worker trains (trainer.backend)" },
     generation: { type: "string", description: "embedded (default), sglang or vllm: generate on a pool of gymrl serve replicas (generation.backend)" },
     replicas: { type: "string", description: "with --generation sglang|vllm: gymrl serve replicas the run starts (default 2)" },
@@ -35,7 +36,14 @@ const demoCommand = defineCommand({
       process.exitCode = 1;
       return;
     }
+    const seed = args.seed === undefined ? undefined : Number(args.seed);
+    if (seed !== undefined && !Number.isInteger(seed)) {
+      console.error(`--seed must be an integer, got ${args.seed}`);
+      process.exitCode = 1;
+      return;
+    }
     const r = await runDemo({
+      seed,
       env: args.env as DemoEnvironment | undefined,
       out: args.out,
       recipe: args.config,

@@ -80,6 +80,8 @@ export interface SftArgs {
   resume?: boolean;
   /** overrides train.steps */
   steps?: number;
+  /** overrides train.seed */
+  seed?: number;
   /** also stop after the step at which training time (from the first step) reaches this many seconds */
   maxSeconds?: number;
   /** progress lines go here (default: stdout) */
@@ -107,7 +109,7 @@ function checkpointDir(dir: string): string {
 export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: number; model: Model } {
   const log = args.log ?? ((line: string) => process.stdout.write(line + "\n"));
   const file = parseSftFile(parseYaml(readFileSync(args.config, "utf8")) ?? {}, args.config);
-  const train: TrainSettings = { ...file.train, ...(args.steps ? { steps: args.steps } : {}) };
+  const train: TrainSettings = { ...file.train, ...(args.steps ? { steps: args.steps } : {}), ...(args.seed === undefined ? {} : { seed: args.seed }) };
   const kernels = getKernels();
 
   // data, in the chat format of the init directory (its tokenizer and template), else the bundled Qwen3

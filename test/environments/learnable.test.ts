@@ -110,6 +110,38 @@ describe("demonstrations are scored 1.0 by the environment's own /verify", () =>
   });
 });
 
+describe("calculator demonstrations with prose answers (the demo's mix)", () => {
+  const opts = { split: "train" as const, n: 400, seed: 1 };
+  const plain = calculator.demonstrations(opts);
+  const mixed = calculator.demonstrations({ ...opts, proseFraction: 0.7 });
+  const lastText = (d: { messages: Record<string, unknown>[] }) => String(d.messages.at(-1)!.content);
+
+  test("about that share ends in prose, stating the same number the tool returned; the rest is unchanged", () => {
+    const prose = mixed.filter((d) => lastText(d).startsWith("The answer is "));
+    expect(prose.length / mixed.length).toBeGreaterThan(0.62);
+    expect(prose.length / mixed.length).toBeLessThan(0.78);
+    for (const [k, d] of mixed.entries()) {
+      const tool = String(d.messages[2].content);
+      if (lastText(d).startsWith("The answer is ")) expect(lastText(d)).toBe(`The answer is ${tool}.`);
+      else expect(d).toEqual(plain[k]);
+      expect(d.messages.slice(0, 3)).toEqual(plain[k].messages.slice(0, 3)); // same question, call and result
+    }
+    // the same mix on every call (a hash, not Math.random)
+    expect(calculator.demonstrations({ ...opts, proseFraction: 0.7 })).toEqual(mixed);
+    expect(() => calculator.demonstrations({ ...opts, proseFraction: 1.5 })).toThrow(/proseFraction must be in \[0, 1\], got 1.5/);
+  });
+
+  test("the checker scores a prose answer 0 and its boxed twin 1", async () => {
+    const rows = calculator.generateRows({ split: "train", n: 20, seed: 1 });
+    const k = mixed.findIndex((d, i) => i < 20 && lastText(d).startsWith("The answer is "));
+    expect(k).toBeGreaterThanOrEqual(0);
+    const prose = await post(`${gym.url("calculator")}/verify`, { ...rows[k], response: responseOf(demoToOutput(mixed[k].messages)) });
+    expect(prose.json).toMatchObject({ reward: 0, extracted_answer: null, tool_calls: 1 });
+    const boxed = await post(`${gym.url("calculator")}/verify`, { ...rows[k], response: responseOf(demoToOutput(plain[k].messages)) });
+    expect(boxed.json).toMatchObject({ reward: 1, tool_calls: 1 });
+  });
+});
+
 describe("the checkers can fail", () => {
   const row = arithmetic.generateRows({ split: "train", n: 1, seed: 0 })[0];
   const say = (text: string) => responseOf([{ type: "message", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] }]);

@@ -6,7 +6,7 @@
  * generateRows gives Gym rows (with the tool in responses_create_params); demonstrations gives the
  * matching conversations user → assistant tool call → tool result → assistant `\boxed{N}`.
  */
-import { drawForSplit, randInt, type Split } from "../_shared/generate.ts";
+import { drawForSplit, hash32, randInt, type Split } from "../_shared/generate.ts";
 import { evaluate, formatResult } from "./expr.ts";
 
 export interface CalculatorDifficulty {
@@ -75,16 +75,36 @@ export function generateRows(opts: GenerateOptions): Record<string, unknown>[] {
   }));
 }
 
-/** user → assistant tool call → tool result → assistant answer, in OpenAI chat shape, with the tool list. */
-export function demonstrations(opts: GenerateOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
+export interface DemonstrationOptions extends GenerateOptions {
+  /**
+   * Share of the conversations whose last turn states the tool's result in prose, `The answer is
+   * N.`, instead of `\\boxed{N}` (0..1, default 0). Both copy the tool's result, so a policy learns
+   * copying from every conversation; only the format differs, and the environment's checker reads
+   * only `\\boxed{}`. Which conversations are prose is a hash of the question and its index, so the
+   * mix is the same on every machine.
+   */
+  proseFraction?: number;
+}
+
+/** The last turn in prose: right for a person, unread by the checker. */
+export const proseAnswerText = (answer: number) => `The answer is ${formatResult(answer)}.`;
+
+/**
+ * user → assistant tool call → tool result → assistant answer, in OpenAI chat shape, with the tool
+ * list; with `proseFraction`, that share answers in prose (proseAnswerText).
+ */
+export function demonstrations(opts: DemonstrationOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
+  const prose = opts.proseFraction ?? 0;
+  if (!(prose >= 0 && prose <= 1)) throw new Error(`calculator proseFraction must be in [0, 1], got ${prose}`);
   return generateTasks(opts).map((t, k) => {
     const id = `call_${k}`;
+    const inProse = hash32(`prose:${opts.seed}:${k}:${t.question}`) / 2 ** 32 < prose;
     return {
       messages: [
         { role: "user", content: promptOf(t.question) },
         { role: "assistant", content: "", tool_calls: [{ id, type: "function", function: { name: "calculate", arguments: toolArguments(t.question) } }] },
         { role: "tool", tool_call_id: id, content: formatResult(t.answer) },
-        { role: "assistant", content: answerText(t.answer) },
+        { role: "assistant", content: inProse ? proseAnswerText(t.answer) : answerText(t.answer) },
       ],
       tools: [CALCULATE_CHAT_TOOL],
     };
