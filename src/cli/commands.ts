@@ -10,6 +10,7 @@ type Lazy = () => Promise<CommandDef<any>>;
 
 export const subCommands: Record<string, Lazy> = {
   demo: () => import("./demo.ts").then((m) => m.default),
+  "export-gguf": () => import("./export-gguf.ts").then((m) => m.default),
   gym: () => import("./gym.ts").then((m) => m.default),
   rollout: () => import("./rollout.ts").then((m) => m.default),
   serve: () => import("./serve.ts").then((m) => m.default),
