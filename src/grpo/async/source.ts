@@ -76,6 +76,8 @@ export class AsyncRolloutSource {
   private readonly abort = new AbortController();
   private consumedPosition: DataPosition;
   private engineWaitMs = 0;
+  /** when the producer's current wait for weights began (null: not waiting) */
+  private waitingSince: number | null = null;
   private engineWaitTotalMs = 0;
   private trainerWaitTotalMs = 0;
   private droppedTotal = 0;
@@ -171,7 +173,7 @@ export class AsyncRolloutSource {
       "async/versions_recorded_frac": a.spansTotal ? a.spansRecorded / a.spansTotal : 1,
       "async/buffer_groups": this.buffer.length,
       "async/trainer_wait_s": a.trainerWaitS,
-      "async/engine_wait_s": this.engineWaitMs / 1000,
+      "async/engine_wait_s": this.takeEngineWaitMs() / 1000,
     };
     if (this.o.updateWaits) {
       // drained updates: the trainer's refit waited for running generations; new requests waited for the weights
@@ -183,8 +185,20 @@ export class AsyncRolloutSource {
     for (let age = 0; age <= this.o.maxAge; age++) m[`async/trajectory_age/groups_${age}`] = a.ages.filter((x) => x === age).length;
     const tokens = [...a.tokensByAge.values()].reduce((x, y) => x + y, 0);
     for (const [age, n] of [...a.tokensByAge].sort((x, y) => x[0] - y[0])) m[`async/token_share/age_${age}`] = tokens ? n / tokens : 0;
-    this.engineWaitMs = 0;
     return m;
+  }
+
+  /** The producer's wait for weights since the last call, a wait still going on included. */
+  private takeEngineWaitMs(): number {
+    const now = performance.now();
+    let ms = this.engineWaitMs;
+    if (this.waitingSince !== null) {
+      ms += now - this.waitingSince;
+      this.engineWaitTotalMs += now - this.waitingSince;
+      this.waitingSince = now;
+    }
+    this.engineWaitMs = 0;
+    return ms;
   }
 
   /** Stops the producer: its batch in flight is aborted (never trained; a resume generates it again). */
@@ -206,10 +220,11 @@ export class AsyncRolloutSource {
   private async produce(): Promise<void> {
     for (let batch = this.o.startStep + 1; !this.stopped; batch++) {
       // batch k may start once step k - 1 - maxAge is trained: then its oldest token is at most maxAge steps old at step k
-      const t0 = performance.now();
+      this.waitingSince = performance.now();
       while (!this.stopped && !this.starving && this.completed < batch - 1 - this.o.maxAge) await new Promise<void>((r) => (this.producerWake = r));
       this.producerWake = null;
-      const waited = performance.now() - t0;
+      const waited = performance.now() - this.waitingSince;
+      this.waitingSince = null;
       this.engineWaitMs += waited;
       this.engineWaitTotalMs += waited;
       if (this.stopped) break;
