@@ -42,6 +42,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const tokenizer = loadQwen3Tokenizer();
 const PROMPTS = ["The quick brown fox", "<|im_start|>user\nWhat is 12*7?<|im_end|>\n<|im_start|>assistant\n", "def f(x):\n    return", "Zürich 日本語 🙂"];
 const GEN = 24;
+/** Timeout of the steps that build, export and load a 151,669-row model: seconds alone, more on a loaded 2-core machine. */
+const SLOW = 180_000;
 const QWEN3_VOCAB = 151669;
 
 function tinyConfig(over: Partial<ModelConfig>): ModelConfig {
@@ -124,7 +126,7 @@ describe.skipIf(llama === null)("the GGUF gymrl writes, in llama.cpp", () => {
     const c = checkpoint("qwen3", tinyConfig({}));
     exportGguf(c.dir, join(dir, "qwen3.gguf"));
     qwen = { ...c, gguf: await load(join(dir, "qwen3.gguf")) };
-  });
+  }, SLOW);
 
   test("its tokenizer gives gymrl's Qwen3 ids, special tokens included, and decodes back", () => {
     const strings = [
@@ -148,7 +150,7 @@ describe.skipIf(llama === null)("the GGUF gymrl writes, in llama.cpp", () => {
       const ids = tokenizer.encode(p);
       expect(await llamaGreedy(qwen.gguf, ids, GEN), p).toEqual(gymrlGreedy(qwen.model, ids, GEN));
     }
-  });
+  }, SLOW);
 
   test("Llama with a compact vocabulary and an untied head: greedy tokens identical to gymrl's", async () => {
     // llama.cpp pairs RoPE dimensions differently (q/k are permuted), and the compact rows are
@@ -164,7 +166,7 @@ describe.skipIf(llama === null)("the GGUF gymrl writes, in llama.cpp", () => {
       const prompt = [...tokenizer.encode(p), 100_000];
       expect(await llamaGreedy(m, prompt, GEN), p).toEqual(gymrlGreedy(c.model, prompt, GEN));
     }
-  });
+  }, SLOW);
 
   test("F16: loads, and its first greedy token is gymrl's where gymrl's top-2 margin is clear", async () => {
     const c = qwen;
@@ -180,5 +182,5 @@ describe.skipIf(llama === null)("the GGUF gymrl writes, in llama.cpp", () => {
       expect((await llamaGreedy(m, ids, 1))[0], p).toBe(gymrlGreedy(c.model, ids, 1)[0]);
     }
     expect(compared).toBeGreaterThan(0);
-  });
+  }, SLOW);
 });
