@@ -75,13 +75,17 @@ describe.each(kernelCases)("prefix caching (%s kernels)", (_, kernels, exact) =>
     for (const [id, b] of off.rec.results) {
       const a = on.rec.results.get(id)!;
       expect(b.cachedPromptTokens).toBe(0);
-      const { cachedPromptTokens: _a, generationLogProbs: la0, topLogprobs: ta0, generationTokenIds: ga, ...restA } = a;
-      const { cachedPromptTokens: _b, generationLogProbs: lb0, topLogprobs: tb0, generationTokenIds: gb, ...restB } = b;
+      const { cachedPromptTokens: _a, generationLogProbs: la0, topLogprobs: ta0, generationTokenIds: ga, generationPolicyVersions: va, ...restA } = a;
+      const { cachedPromptTokens: _b, generationLogProbs: lb0, topLogprobs: tb0, generationTokenIds: gb, generationPolicyVersions: vb, ...restB } = b;
       expect(restA).toEqual(restB); // finish reason, versions
       // a request cancelled at a given step got further where its prompt was cached: compare the
       // tokens both runs produced
       const n = a.finishReason === "abort" ? Math.min(ga.length, gb.length) : gb.length;
       expect(ga.slice(0, n)).toEqual(gb.slice(0, n));
+      // one version per generated token (a cancelled request has as many as it generated)
+      expect(va?.length).toBe(ga.length);
+      expect(vb?.length).toBe(gb.length);
+      expect(va?.slice(0, n)).toEqual(vb?.slice(0, n));
       const [la, lb, ta, tb] = [la0.slice(0, n), lb0.slice(0, n), ta0?.slice(0, n), tb0?.slice(0, n)];
       if (exact) {
         expect(la).toEqual(lb);
