@@ -16,6 +16,7 @@
  * updated). Only the kill-and-resume tests set it.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { fsyncDir } from "../model/checkpoint.ts";
 import { join } from "node:path";
 import type { DataPosition } from "./data.ts";
 import type { PolicyTrainer } from "./trainer.ts";
@@ -80,15 +81,6 @@ export class CheckpointWriteError extends Error {
   }
 }
 
-/** So that a rename survives a power cut, not only a killed process. */
-function fsyncDir(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function readLatest(root: string): string | null {
   const p = join(root, "latest");

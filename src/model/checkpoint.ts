@@ -48,7 +48,8 @@ function fsyncFile(path: string): void {
   }
 }
 
-function fsyncDir(path: string): void {
+/** So that a rename in the directory survives a power cut, not only a killed process. */
+export function fsyncDir(path: string): void {
   const fd = openSync(path, "r");
   try {
     fsyncSync(fd);
