@@ -47,22 +47,16 @@ export interface StepRollouts {
   discardedValidSamples: number;
 }
 
+/** A step with nothing gathered yet, from genBatches generation batches. */
+export function emptyStepRollouts(genBatches: number): StepRollouts {
+  return { prompts: [], outcomes: [], scored: [], trained: [], failed: 0, scoredAsFailure: 0, numOutOfRange: 0, genBatches, zeroVarianceGroups: 0, discardedValidSamples: 0 };
+}
+
 /** Runs the step's generation batches; null when the data gave no prompt at all. */
 export async function gatherStepRollouts(opts: GatherOptions): Promise<StepRollouts | null> {
   const ds = opts.dynamicSampling;
   const perBatch = ds.enabled ? Math.floor(opts.numPromptsPerStep * ds.batchMultiplier) : opts.numPromptsPerStep;
-  const out: StepRollouts = {
-    prompts: [],
-    outcomes: [],
-    scored: [],
-    trained: [],
-    failed: 0,
-    scoredAsFailure: 0,
-    numOutOfRange: 0,
-    genBatches: 0,
-    zeroVarianceGroups: 0,
-    discardedValidSamples: 0,
-  };
+  const out = emptyStepRollouts(0);
   const keptGroups: ScoredRollout[][] = [];
   for (;;) {
     const prompts = opts.take(perBatch);

@@ -16,7 +16,7 @@
 import type { RolloutOutcome } from "../../rollout/outcome.ts";
 import type { DataPosition, PoolRow, PromptStream } from "../data.ts";
 import type { MetricsLine } from "../metrics-log.ts";
-import type { StepRollouts } from "../step-rollouts.ts";
+import { emptyStepRollouts, type StepRollouts } from "../step-rollouts.ts";
 import { scoreRollouts, type RewardSettings } from "../step-rewards.ts";
 import { groupVersions, VersionSteps, type GroupVersions, type VersionLookup } from "./versions.ts";
 
@@ -255,18 +255,7 @@ export class AsyncRolloutSource {
 
   /** Groups → the synchronous gather's result: scored per group, group ids = position in the step. */
   private asStep(groups: Group[]): StepRollouts {
-    const out: StepRollouts = {
-      prompts: [],
-      outcomes: [],
-      scored: [],
-      trained: [],
-      failed: 0,
-      scoredAsFailure: 0,
-      numOutOfRange: 0,
-      genBatches: new Set(groups.map((g) => g.batch)).size,
-      zeroVarianceGroups: 0,
-      discardedValidSamples: 0,
-    };
+    const out = emptyStepRollouts(new Set(groups.map((g) => g.batch)).size);
     groups.forEach((g, i) => {
       // scaling and shaping are per rollout, so scoring a group alone equals scoring its batch
       const s = scoreRollouts(g.outcomes, 0, this.o.rewards);
