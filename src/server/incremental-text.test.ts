@@ -24,13 +24,31 @@ describe("IncrementalText (real Qwen3 tokenizer)", () => {
       fc.property(fc.array(piece, { maxLength: 12 }), (parts) => {
         const text = parts.join("");
         const ids = tok.encode(text, { allowSpecial: true });
-        const { texts, final } = pushAll(ids);
-        expect(final).toBe(decode(ids));
-        for (let i = 1; i < texts.length; i++) expect(texts[i].startsWith(texts[i - 1])).toBe(true);
-        for (const t of texts) expect(t.includes("\uFFFD")).toBe(false);
+        const whole = decode(ids);
+        const d = new IncrementalText(decode);
+        const texts: string[] = [];
+        for (const id of ids) {
+          d.push(id);
+          texts.push(d.text);
+        }
+        // every committed text is a prefix of the whole decode: it grows only, and a half character
+        // (U+FFFD where the whole decode has a real character) is never shown
+        for (const t of texts) expect(whole.startsWith(t)).toBe(true);
+        d.finish();
+        expect(d.text).toBe(whole);
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("a generation ending in a literal U+FFFD is held back until finish, then committed", () => {
+    const ids = tok.encode("ok \uFFFD");
+    const d = new IncrementalText(decode);
+    for (const id of ids) d.push(id);
+    expect(d.text).toBe("ok ");
+    expect(d.finish()).toBe("\uFFFD");
+    expect(d.text).toBe(decode(ids));
+    expect(d.finish()).toBe("");
   });
 
   it("a character split across byte tokens appears once complete", () => {

@@ -7,7 +7,8 @@
  * tokens see context; text is committed only once it no longer ends in U+FFFD, i.e. once a UTF-8
  * character split across tokens is complete, so `text` only ever grows. A window that still ends in
  * U+FFFD after MAX_PENDING tokens (longer than any UTF-8 sequence) holds invalid bytes, not an
- * incomplete character, and is committed as it is.
+ * incomplete character, and is committed as it is. A generation may also end in a literal U+FFFD
+ * (the model produced the replacement character itself): `finish` commits what is still held.
  */
 
 const MAX_PENDING = 6;
@@ -41,5 +42,18 @@ export class IncrementalText {
       this.readOffset = ids.length;
     }
     return "";
+  }
+
+  /** Commits whatever text is still held back (the generation ended); returns it. */
+  finish(): string {
+    const ids = this.ids;
+    const prefix = this.readOffset > this.prefixOffset ? this.decode(ids.slice(this.prefixOffset, this.readOffset)) : "";
+    const full = this.decode(ids.slice(this.prefixOffset));
+    this.prefixOffset = this.readOffset;
+    this.readOffset = ids.length;
+    if (full.length <= prefix.length) return "";
+    const added = full.slice(prefix.length);
+    this.text += added;
+    return added;
   }
 }
