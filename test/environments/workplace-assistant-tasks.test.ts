@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { newSandbox } from "../../src/environments/workplace_assistant/sandbox.ts";
-import { demonstrations, generateRows, generateTasks, entitySplit } from "../../src/environments/workplace_assistant/tasks.ts";
+import { CONFIRM_REPLY, demonstrations, generateRows, generateTasks, entitySplit } from "../../src/environments/workplace_assistant/tasks.ts";
 import { callTool } from "../../src/environments/workplace_assistant/tools/index.ts";
 import { TOOL_SCHEMAS, toolsFor } from "../../src/environments/workplace_assistant/tools/schemas.ts";
 import { isCorrect } from "../../src/environments/workplace_assistant/verify.ts";
@@ -136,6 +136,32 @@ describe("demonstrations through the real server", () => {
       }
       const v = await post(`${url}/verify`, { ...rows[k], response: responseOf(output) }, seeded.cookie);
       expect(v.json.reward, JSON.stringify(rows[k]!.ground_truth)).toBe(1);
+    }
+  });
+
+  test("askFraction: that share stops after the look-ups and asks for confirmation, which /verify scores 0", async () => {
+    const opts = { split: "train" as const, n: 40, seed: 3, toolStyle: "compact" as const };
+    const rows = generateRows(opts);
+    const acting = demonstrations(opts);
+    const mixed = demonstrations({ ...opts, askFraction: 0.5 });
+    expect(demonstrations({ ...opts, askFraction: 0.5 })).toEqual(mixed); // deterministic
+    expect(() => demonstrations({ ...opts, askFraction: -0.1 })).toThrow(/askFraction must be in \[0, 1\], got -0.1/);
+    const asking = mixed.flatMap((d, k) => (d.messages.at(-1)!.content === CONFIRM_REPLY ? [k] : []));
+    expect(asking.length).toBeGreaterThan(10);
+    expect(asking.length).toBeLessThan(30);
+    const url = gym.url("workplace_assistant");
+    for (const [k, demo] of mixed.entries()) {
+      const full = acting[k]!.messages;
+      if (!asking.includes(k)) {
+        expect(demo).toEqual(acting[k]);
+        continue;
+      }
+      // the same conversation up to the first state-changing call, then the question
+      const firstChange = full.findIndex((m) => m.role === "assistant" && /_(send|delete|forward|reply|create|update|add)_/.test(JSON.stringify(m.tool_calls ?? "")));
+      expect(demo.messages.slice(0, -1)).toEqual(full.slice(0, firstChange));
+      const seeded = await post(`${url}/seed_session`, rows[k]);
+      const v = await post(`${url}/verify`, { ...rows[k], response: responseOf(demoToOutput(demo.messages as Json[])) }, seeded.cookie);
+      expect(v.json.reward).toBe(0);
     }
   });
 });

@@ -26,6 +26,12 @@ export const AGENT_NAME = "workplace_assistant_simple_agent";
 export const SYSTEM_PROMPT =
   "Today's date is Thursday, 2023-11-30 and the current time is 23:59:00. Remember the current date and time when answering queries. Meetings must not start before 9am or end after 6pm.";
 export const FINAL_REPLY = "Done.";
+/**
+ * What an over-cautious demonstrator says instead of making the change: the look-ups are done, and
+ * the assistant asks for confirmation rather than calling the tool that changes state. A person
+ * would accept it; /verify, which compares the tables, scores it 0 (no change was made).
+ */
+export const CONFIRM_REPLY = "I have everything I need. Should I go ahead with this change?";
 
 export interface WorkplaceTask {
   category: Category;
@@ -44,6 +50,16 @@ export interface GenerateOptions {
   toolStyle?: ToolStyle;
   /** categories to draw from, in equal shares (default all six) */
   categories?: readonly Category[];
+}
+
+export interface DemonstrationOptions extends GenerateOptions {
+  /**
+   * Share of the demonstrations that stop before the first state-changing call and ask for
+   * confirmation (CONFIRM_REPLY) instead (0..1, default 0). Which ones is a hash of the seed, the
+   * index and the prompt, so the mix is the same on every machine. The look-ups, and so the copying
+   * of names, ids and addresses from tool answers into calls, are in every demonstration.
+   */
+  askFraction?: number;
 }
 
 /** The split of an entity: 1 in 5 to validation, by hash, whatever n is. */
@@ -92,19 +108,24 @@ export function generateRows(opts: GenerateOptions): Record<string, unknown>[] {
  * Tool answers are the server's exact response text (`{"output": ...}`), as simple_agent passes
  * it on, from the calls run in order on one fresh sandbox.
  */
-export function demonstrations(opts: GenerateOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
+export function demonstrations(opts: DemonstrationOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
+  const ask = opts.askFraction ?? 0;
+  if (!(ask >= 0 && ask <= 1)) throw new Error(`workplace askFraction must be in [0, 1], got ${ask}`);
   return generateTasks(opts).map((t, k) => {
     const sb = newSandbox();
     const messages: Record<string, unknown>[] = [
       { role: "system", content: SYSTEM_PROMPT },
       { role: "user", content: t.prompt },
     ];
-    t.calls.forEach((c, j) => {
+    const asks = hash32(`ask:${opts.seed}:${k}:${t.prompt}`) / 2 ** 32 < ask;
+    const firstChange = t.calls.findIndex((c) => MUTATING.test(c.name));
+    const calls = asks ? t.calls.slice(0, firstChange) : t.calls;
+    calls.forEach((c, j) => {
       const id = `call_${k}_${j}`;
       messages.push({ role: "assistant", content: "", tool_calls: [{ id, type: "function", function: { name: c.name, arguments: argText(c) } }] });
       messages.push({ role: "tool", tool_call_id: id, content: JSON.stringify(callTool(sb, c.name, c.args)) });
     });
-    messages.push({ role: "assistant", content: FINAL_REPLY });
+    messages.push({ role: "assistant", content: asks ? CONFIRM_REPLY : FINAL_REPLY });
     return { messages, tools: toolsOf(t, opts).map(chatTool) };
   });
 }
