@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: forks keep native addons and worker threads isolated per file.
     pool: "forks",
+    setupFiles: ["test/setup/fast-check-seed.ts"],
   },
 });

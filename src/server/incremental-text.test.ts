@@ -45,9 +45,11 @@ describe("IncrementalText (real Qwen3 tokenizer)", () => {
     const ids = tok.encode("ok \uFFFD");
     const d = new IncrementalText(decode);
     for (const id of ids) d.push(id);
-    expect(d.text).toBe("ok ");
-    expect(d.finish()).toBe("\uFFFD");
-    expect(d.text).toBe(decode(ids));
+    const whole = decode(ids);
+    expect(whole).toBe("ok \uFFFD");
+    expect(d.text).toBe("ok"); // " \uFFFD" is one byte-level token here: held as a possible half character
+    expect(d.finish()).toBe(" \uFFFD");
+    expect(d.text).toBe(whole);
     expect(d.finish()).toBe("");
   });
 
