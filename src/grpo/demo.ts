@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { runSft } from "../sft/index.ts";
 import { demonstrations as arithmeticDemonstrations } from "../environments/arithmetic/tasks.ts";
 import { demonstrations as calculatorDemonstrations } from "../environments/calculator/tasks.ts";
-import { demonstrations as workplaceDemonstrations } from "../environments/workplace_assistant/tasks.ts";
+import { copyCurriculum } from "../environments/workplace_assistant/copy-drills.ts";
 import { categoryAccuracy } from "./demo-categories.ts";
 import { grpoStepSeconds, measuredValidation } from "./demo-report.ts";
 import { loadValidation } from "./data.ts";
@@ -31,13 +31,17 @@ export type DemoEnvironment = "calculator" | "arithmetic" | "workplace";
 export const CALCULATOR_PROSE_FRACTION = 0.7;
 
 type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: Record<string, unknown>[] }[];
-/** Each environment's demonstrations; workplace's in the form of its shipped rows (category tools, compact). */
+/**
+ * Each environment's demonstrations. Workplace's are in the form of its shipped rows (category
+ * tools, compact) plus a copy curriculum (copy-drills.ts): on demonstrations alone the demo model
+ * never learns to copy a value.
+ */
 const GENERATORS: Record<DemoEnvironment, Generate> = {
   calculator: (o) => calculatorDemonstrations({ ...o, proseFraction: CALCULATOR_PROSE_FRACTION }),
   arithmetic: arithmeticDemonstrations,
-  workplace: (o) => workplaceDemonstrations({ ...o, tools: "category", toolStyle: "compact" }),
+  workplace: (o) => copyCurriculum(o),
 };
-const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 2000 };
+const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 1500 };
 
 export interface DemoOptions {
   /** the environment (default calculator): its recipe configs/grpo-<env>.yaml and its demonstrations */
