@@ -88,10 +88,12 @@ export interface SftArgs {
   log?: (line: string) => void;
 }
 
-function fmtDuration(s: number): string {
+/** "4m05s", or "12.3s" under a minute; rounded to whole seconds first, so 239.6 s is "4m00s", not "3m60s". */
+export function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(1)}s`;
+  if (Math.round(s * 10) < 600) return `${s.toFixed(1)}s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, "0")}s`;
 }
 
 function fmtRate(x: number): string {

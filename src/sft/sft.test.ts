@@ -14,6 +14,7 @@ import { Rng } from "../model/rng.ts";
 import { referenceKernels } from "../tensor/reference.ts";
 import { loadQwen3Tokenizer } from "../tokenizer/index.ts";
 import { TrainSchema, chatToExamples, runSft } from "./index.ts";
+import { fmtDuration } from "./run.ts";
 
 function syntheticChats(n: number, seed: number): string {
   const rng = new Rng(seed);
@@ -130,4 +131,12 @@ describe("gymrl sft", () => {
     const all = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
     expect(all.length).toBe(32); // appended to the run's metrics
   });
+});
+
+test("progress durations carry a rounded 60 seconds into the minute", () => {
+  expect(fmtDuration(12.34)).toBe("12.3s");
+  expect(fmtDuration(59.96)).toBe("1m00s");
+  expect(fmtDuration(65.4)).toBe("1m05s");
+  expect(fmtDuration(239.6)).toBe("4m00s");
+  expect(fmtDuration(Number.POSITIVE_INFINITY)).toBe("?");
 });
