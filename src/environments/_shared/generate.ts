@@ -32,6 +32,9 @@ export function rng(seed: string): () => number {
 /** An integer in [lo, hi]. */
 export const randInt = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
+/** One element of xs, uniformly. */
+export const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[randInt(rand, 0, xs.length - 1)]!;
+
 /**
  * Which split a question belongs to, by a hash of its text (1 in 8 to validation): disjoint splits
  * whatever n is, and the same question never lands in both.

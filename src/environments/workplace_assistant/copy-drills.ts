@@ -8,15 +8,16 @@
  * - **echo drills**: a request quotes 2-8 random words and the reply repeats them (bare or as a JSON
  *   string). Short, so many fit a batch; they are what made copying appear (on the 3.3M-parameter
  *   demo model, between 300 and 800 steps of 2,048 tokens, where demonstrations alone never did).
- * - **value drills** (`copyDrill`): a real demonstration whose free values (a person's first name and
- *   address, addresses read from an answer, subjects, bodies, names of new events, tasks and customers, record ids) are replaced
- *   consistently, in the request, the calls and the tool answers, by random ones. The tool answers
+ * - **value drills** (`copyDrill`): a real demonstration whose free values (a person's first name
+ *   and address, addresses read from an answer, subjects, bodies, names of new events, tasks and
+ *   customers, record ids) are replaced consistently, in the request, the calls and the tool
+ *   answers, by random ones. The tool answers
  *   are then no longer the sandbox's: a drill is warm-start data, never a row to verify.
  *
  * The random words come from the sandbox's own text (subjects, task, event and customer names), so
  * the drills add no vocabulary the rows do not have.
  */
-import { randInt, rng } from "../_shared/generate.ts";
+import { pick, randInt, rng } from "../_shared/generate.ts";
 import { newSandbox } from "./sandbox.ts";
 import { demonstrations } from "./tasks.ts";
 
@@ -38,8 +39,6 @@ function wordPools(): WordPools {
   const names = [...new Set(sb.crm.column("customer_name").map(String).flatMap((n) => n.split(" ")).filter((w) => /^[A-Z][a-z]{2,}$/.test(w)))].sort();
   return (pools = { words, names });
 }
-
-const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
 function phrase(rand: () => number, lo: number, hi: number): string {
   const ws = Array.from({ length: randInt(rand, lo, hi) }, () => pick(rand, wordPools().words).toLowerCase());
@@ -76,16 +75,17 @@ const callsOf = (chat: Chat) =>
  */
 function replacements(chat: Chat, rand: () => number): Map<string, string> {
   const { names } = wordPools();
+  const address = (first: string) => `${first.toLowerCase()}.${pick(rand, names).toLowerCase()}@atlas.com`;
   const map = new Map<string, string>();
   const calls = callsOf(chat);
   calls.forEach((c, i) => {
     if (c.name === "company_directory_find_email_address" && typeof c.args.name === "string" && !map.has(c.args.name)) {
       const first = c.args.name;
-      const address = calls.slice(i + 1).flatMap((d) => Object.values(d.args)).find((v): v is string => typeof v === "string" && v.startsWith(`${first.toLowerCase()}.`));
+      const looked = calls.slice(i + 1).flatMap((d) => Object.values(d.args)).find((v): v is string => typeof v === "string" && v.startsWith(`${first.toLowerCase()}.`));
       let fresh = pick(rand, names);
       while (fresh === first) fresh = pick(rand, names);
       map.set(first, fresh);
-      if (address) map.set(address, `${fresh.toLowerCase()}.${pick(rand, names).toLowerCase()}@atlas.com`);
+      if (looked) map.set(looked, address(fresh));
     }
     for (const [key, value] of Object.entries(c.args)) {
       if (typeof value !== "string" || map.has(value)) continue;
@@ -93,7 +93,7 @@ function replacements(chat: Chat, rand: () => number): Map<string, string> {
       else if (key === "customer_name") map.set(value, `${pick(rand, names)} ${pick(rand, names)}`);
       else if (key === "body") map.set(value, `${phrase(rand, 3, 9)}.`);
       else if (RECORD_IDS.has(key)) map.set(value, String(randInt(rand, 0, 99_999_999)).padStart(8, "0"));
-      else if (value.endsWith("@atlas.com")) map.set(value, `${pick(rand, names).toLowerCase()}.${pick(rand, names).toLowerCase()}@atlas.com`); // read from an answer
+      else if (value.endsWith("@atlas.com")) map.set(value, address(pick(rand, names))); // read from an answer
     }
   });
   return map;

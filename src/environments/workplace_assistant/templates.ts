@@ -6,7 +6,7 @@
  * A template returns null when its draw is ambiguous (e.g. the search would not find the target
  * first): the generator draws again.
  */
-import { randInt } from "../_shared/generate.ts";
+import { pick, randInt } from "../_shared/generate.ts";
 import { newSandbox, type Sandbox } from "./sandbox.ts";
 import type { Domain } from "./tools/schemas.ts";
 import type { Cell } from "./table.ts";
@@ -32,8 +32,6 @@ export interface Draft {
 }
 
 export type Template = (rand: () => number) => Draft | null;
-
-const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[randInt(rand, 0, xs.length - 1)]!;
 
 /** The unchanged sandbox, for drawing targets and checking that a look-up finds them. */
 let data: Sandbox | undefined;
