@@ -6,7 +6,8 @@
 import { describe, expect, test } from "vitest";
 import { rng } from "../../src/environments/_shared/generate.ts";
 import { copyCurriculum, copyDrill, echoDrills, type Chat } from "../../src/environments/workplace_assistant/copy-drills.ts";
-import { demonstrations } from "../../src/environments/workplace_assistant/tasks.ts";
+import { CONFIRM_REPLY, demonstrations } from "../../src/environments/workplace_assistant/tasks.ts";
+import { MUTATING } from "../../src/environments/workplace_assistant/templates.ts";
 
 type Args = Record<string, unknown>;
 const calls = (c: Chat) => c.messages.flatMap((m) => ((m.tool_calls as { function: { name: string; arguments: string } }[] | undefined) ?? []).map((t) => ({ name: t.function.name, args: JSON.parse(t.function.arguments) as Args })));
@@ -86,13 +87,37 @@ describe("copyCurriculum", () => {
     const chats = copyCurriculum({ n: 30, seed: 1 });
     const real = demonstrations({ split: "train", n: 30, seed: 1, tools: "category", toolStyle: "compact" });
     expect(chats.slice(0, 30)).toEqual(real);
-    const drills = chats.slice(30, 30 + 201);
+    const drills = chats.slice(30, 30 + 300);
     expect(drills.every((c) => calls(c).length > 0)).toBe(true);
     const withTools = drills.filter((c) => (c.tools ?? []).length > 0).length / drills.length;
-    expect(withTools).toBeGreaterThan(0.05);
-    expect(withTools).toBeLessThan(0.3);
-    const echoes = chats.slice(231);
-    expect(echoes).toHaveLength(600);
+    expect(withTools).toBeGreaterThan(0.3);
+    expect(withTools).toBeLessThan(0.5);
+    const echoes = chats.slice(330);
+    expect(echoes).toHaveLength(300);
     expect(echoes.every((c) => c.messages.length === 2 && calls(c).length === 0)).toBe(true);
+  });
+});
+
+describe("copyCurriculum askFraction", () => {
+  test("conversations with a tool list ask at about the fraction, before any changing call; drills without one always act", () => {
+    const chats = copyCurriculum({ n: 200, seed: 1, drills: 600, echoes: 0, askFraction: 0.7 });
+    const withTools = chats.filter((c) => (c.tools ?? []).length > 0);
+    const without = chats.filter((c) => (c.tools ?? []).length === 0);
+    const asking = (c: Chat) => c.messages.at(-1)!.content === CONFIRM_REPLY;
+    const changes = (c: Chat) => calls(c).filter((x) => MUTATING.test(x.name)).length;
+    const share = withTools.filter(asking).length / withTools.length;
+    expect(share).toBeGreaterThan(0.6);
+    expect(share).toBeLessThan(0.8);
+    for (const c of withTools) expect(changes(c) === 0).toBe(asking(c));
+    expect(without.length).toBeGreaterThan(300);
+    expect(without.every((c) => !asking(c) && changes(c) > 0)).toBe(true);
+    // an asking drill is its acting drill cut before the change: the same look-ups with the same values
+    const acting = copyCurriculum({ n: 200, seed: 1, drills: 600, echoes: 0 });
+    const cut = chats.map((c, k) => [c, acting[k]!] as const).filter(([c]) => asking(c) && calls(c).length > 0);
+    expect(cut.length).toBeGreaterThan(50);
+    for (const [c, a] of cut) {
+      expect(request(c)).toBe(request(a));
+      expect(calls(c)).toEqual(calls(a).slice(0, calls(c).length));
+    }
   });
 });

@@ -19,7 +19,8 @@
  */
 import { pick, randInt, rng } from "../_shared/generate.ts";
 import { newSandbox } from "./sandbox.ts";
-import { demonstrations } from "./tasks.ts";
+import { MUTATING } from "./templates.ts";
+import { asks, CONFIRM_REPLY, demonstrations } from "./tasks.ts";
 
 export interface Chat {
   messages: Record<string, unknown>[];
@@ -92,7 +93,7 @@ function replacements(chat: Chat, rand: () => number): Map<string, string> {
       if (FREE_TEXT.has(key) || (key === "new_value" && c.args.field === "event_name")) map.set(value, phrase(rand, 1, 4));
       else if (key === "customer_name") map.set(value, `${pick(rand, names)} ${pick(rand, names)}`);
       else if (key === "body") map.set(value, `${phrase(rand, 3, 9)}.`);
-      else if (RECORD_IDS.has(key)) map.set(value, String(randInt(rand, 0, 99_999_999)).padStart(8, "0"));
+      else if (RECORD_IDS.has(key)) map.set(value, String(randInt(rand, 0, 999)).padStart(8, "0")); // the sandbox's shape: "00000146"
       else if (value.endsWith("@atlas.com")) map.set(value, address(pick(rand, names))); // read from an answer
     }
   });
@@ -123,31 +124,50 @@ export function copyDrill<C extends Chat>(chat: C, rand: () => number): C {
   };
 }
 
+/** The drill cut before its first changing call, asking for confirmation instead (as `asks` demonstrations do). */
+function askingInstead<C extends Chat>(chat: C): C {
+  const first = chat.messages.findIndex((m) => ((m.tool_calls as ToolCallMessage[] | undefined) ?? []).some((c) => MUTATING.test(c.function.name)));
+  return { ...chat, messages: [...chat.messages.slice(0, first), { role: "assistant", content: CONFIRM_REPLY }] };
+}
+
 export interface CurriculumOptions {
   /** real demonstrations (train split, category tools, compact), each with its tool list */
   n: number;
   seed: number;
-  /** value drills (default 6.7 × n), drawn from their own demonstrations */
+  /** value drills (default 10 × n), drawn from their own demonstrations */
   drills?: number;
-  /** echo drills (default 20 × n) */
+  /** echo drills (default 10 × n) */
   echoes?: number;
-  /** share of value drills that keep the tool list (default 0.15); the rest are ~3× shorter without it */
+  /**
+   * share of value drills that keep the tool list (default 0.4); the rest are ~3× shorter without
+   * it. With 0.15 the model learned to copy without the list but not with it (the rows' shape).
+   */
   drillsWithTools?: number;
+  /**
+   * Share of the conversations with a tool list (the demonstrations and the value drills that keep
+   * it: the shape of the rows the policy is validated on) that ask for confirmation instead of
+   * making the change (DemonstrationOptions.askFraction; default 0). Drills without the tool list
+   * always make it, so the copying of the changing call is trained either way.
+   */
+  askFraction?: number;
 }
 
 /**
  * The workplace warm start's data: real demonstrations, value drills and echo drills, in that
- * order (SFT shuffles). Defaults are the measured mix (n = 1,500: 10,000 value drills, 30,000
- * echo drills).
+ * order (SFT shuffles). Defaults are the measured mix (n = 1,500: 15,000 value drills, 40% of
+ * them with the tool list, and 15,000 echo drills).
  */
 export function copyCurriculum(opts: CurriculumOptions): Chat[] {
   const tools = { tools: "category", toolStyle: "compact" } as const;
   const rand = rng(`workplace-copy:${opts.seed}`);
-  const real = demonstrations({ split: "train", n: opts.n, seed: opts.seed, ...tools });
-  const withTools = opts.drillsWithTools ?? 0.15;
-  const drills = demonstrations({ split: "train", n: opts.drills ?? Math.round(6.7 * opts.n), seed: opts.seed + 1, ...tools }).map((d) => {
+  const askFraction = opts.askFraction ?? 0;
+  const real = demonstrations({ split: "train", n: opts.n, seed: opts.seed, ...tools, askFraction });
+  const withTools = opts.drillsWithTools ?? 0.4;
+  const nDrills = opts.drills ?? 10 * opts.n;
+  const drills = demonstrations({ split: "train", n: nDrills, seed: opts.seed + 1, ...tools }).map((d, k) => {
     const drill = copyDrill(d, rand);
-    return rand() < withTools ? drill : { ...drill, tools: [] };
+    if (rand() >= withTools) return { ...drill, tools: [] };
+    return asks(askFraction, opts.seed + 1, k, d) ? askingInstead(drill) : drill;
   });
-  return [...real, ...drills, ...echoDrills(opts.echoes ?? 20 * opts.n, rand)];
+  return [...real, ...drills, ...echoDrills(opts.echoes ?? 10 * opts.n, rand)];
 }

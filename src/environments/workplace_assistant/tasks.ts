@@ -62,6 +62,15 @@ export interface DemonstrationOptions extends GenerateOptions {
   askFraction?: number;
 }
 
+/**
+ * Whether demonstration `k` of a set generated with `seed` asks for confirmation (askFraction):
+ * a hash of the seed, the index and the request, so the mix is the same on every machine.
+ */
+export function asks(fraction: number, seed: number, k: number, task: { prompt: string } | { messages: Record<string, unknown>[] }): boolean {
+  const prompt = "prompt" in task ? task.prompt : String(task.messages.find((m) => m.role === "user")?.content ?? "");
+  return fraction > 0 && hash32(`ask:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
+}
+
 /** The split of an entity: 1 in 5 to validation, by hash, whatever n is. */
 export const entitySplit = (entity: string): Split => (hash32(`wa-split:${entity}`) % 5 === 0 ? "validation" : "train");
 
@@ -117,15 +126,15 @@ export function demonstrations(opts: DemonstrationOptions): { messages: Record<s
       { role: "system", content: SYSTEM_PROMPT },
       { role: "user", content: t.prompt },
     ];
-    const asks = hash32(`ask:${opts.seed}:${k}:${t.prompt}`) / 2 ** 32 < ask;
+    const asking = asks(ask, opts.seed, k, t);
     const firstChange = t.calls.findIndex((c) => MUTATING.test(c.name));
-    const calls = asks ? t.calls.slice(0, firstChange) : t.calls;
+    const calls = asking ? t.calls.slice(0, firstChange) : t.calls;
     calls.forEach((c, j) => {
       const id = `call_${k}_${j}`;
       messages.push({ role: "assistant", content: "", tool_calls: [{ id, type: "function", function: { name: c.name, arguments: argText(c) } }] });
       messages.push({ role: "tool", tool_call_id: id, content: JSON.stringify(callTool(sb, c.name, c.args)) });
     });
-    messages.push({ role: "assistant", content: asks ? CONFIRM_REPLY : FINAL_REPLY });
+    messages.push({ role: "assistant", content: asking ? CONFIRM_REPLY : FINAL_REPLY });
     return { messages, tools: toolsOf(t, opts).map(chatTool) };
   });
 }
