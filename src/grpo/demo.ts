@@ -30,15 +30,6 @@ export type DemoEnvironment = "calculator" | "arithmetic" | "workplace";
  */
 export const CALCULATOR_PROSE_FRACTION = 0.7;
 
-/**
- * The workplace demonstrations with a tool list (the rows' shape) stop after the look-ups this
- * often and ask for confirmation instead of making the change (`CONFIRM_REPLY`; /verify scores it
- * 0); the copy drills without a tool list always make it. SFT learns the calls and the copying,
- * and to ask: greedy validation asks (accuracy near 0), sampling acts about 3 times in 10, and
- * GRPO rewards the rollouts that act correctly. The workplace analogue of the calculator's prose.
- */
-export const WORKPLACE_ASK_FRACTION = 0.7;
-
 type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: Record<string, unknown>[] }[];
 /**
  * Each environment's demonstrations. Workplace's are in the form of its shipped rows (category
@@ -48,7 +39,7 @@ type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: 
 const GENERATORS: Record<DemoEnvironment, Generate> = {
   calculator: (o) => calculatorDemonstrations({ ...o, proseFraction: CALCULATOR_PROSE_FRACTION }),
   arithmetic: arithmeticDemonstrations,
-  workplace: (o) => copyCurriculum({ ...o, askFraction: WORKPLACE_ASK_FRACTION }),
+  workplace: (o) => copyCurriculum(o),
 };
 const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 1500 };
 
