@@ -5,12 +5,10 @@
  * (src/sft/copy-probe.ts), then a summary line. Equal figures mean nothing is copied from the request.
  *   npm run probe:copy -- --model runs/demo-workplace/sft --data runs/demo-workplace/demonstrations.jsonl [--per-kind 40]
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadCheckpoint } from "../src/model/checkpoint.ts";
 import { copyProbe } from "../src/sft/copy-probe.ts";
-import { readChats } from "../src/sft/index.ts";
+import { checkpointDir, readChats } from "../src/sft/index.ts";
 import { getKernels } from "../src/tensor/index.ts";
 import { loadChatFormat } from "../src/tokenizer/index.ts";
 
@@ -18,7 +16,7 @@ const { values } = parseArgs({ options: { model: { type: "string" }, data: { typ
 if (!values.model || !values.data) throw new Error("--model (a checkpoint or an SFT run directory) and --data (chats JSONL) are required");
 const perKind = Number(values["per-kind"]);
 if (!Number.isInteger(perKind) || perKind < 2) throw new Error(`--per-kind must be an integer ≥ 2, got ${values["per-kind"]}`);
-const dir = existsSync(join(values.model, "config.json")) ? values.model : join(values.model, "checkpoint");
+const dir = checkpointDir(values.model, "--model");
 const { model } = loadCheckpoint(dir, { kernels: getKernels() });
 const lines = copyProbe(model, loadChatFormat(dir), readChats(values.data), perKind);
 const r3 = (x: number) => Number(x.toFixed(3));

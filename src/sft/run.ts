@@ -100,11 +100,11 @@ function fmtRate(x: number): string {
   return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
 }
 
-/** A checkpoint directory: DIR itself, or DIR/checkpoint for a run directory. */
-function checkpointDir(dir: string): string {
+/** A checkpoint directory: DIR itself, or DIR/checkpoint for a run directory; `flag` names DIR in the error. */
+export function checkpointDir(dir: string, flag = "--init"): string {
   if (existsSync(join(dir, "config.json"))) return dir;
   if (existsSync(join(dir, "checkpoint", "config.json"))) return join(dir, "checkpoint");
-  throw new Error(`--init ${dir}: no config.json there or in ${join(dir, "checkpoint")}`);
+  throw new Error(`${flag} ${dir}: no config.json there or in ${join(dir, "checkpoint")}`);
 }
 
 /** Runs SFT as `gymrl sft` does; returns the last step's metrics and the initial held-out loss. */
