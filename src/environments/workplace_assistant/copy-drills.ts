@@ -167,7 +167,8 @@ export function copyCurriculum(opts: CurriculumOptions): Chat[] {
   const drills = demonstrations({ split: "train", n: nDrills, seed: opts.seed + 1, ...tools }).map((d, k) => {
     const drill = copyDrill(d, rand);
     if (rand() >= withTools) return { ...drill, tools: [] };
-    return asks(askFraction, opts.seed + 1, k, d) ? askingInstead(drill) : drill;
+    const request = String(d.messages.find((m) => m.role === "user")!.content);
+    return asks(askFraction, opts.seed + 1, k, request) ? askingInstead(drill) : drill;
   });
   return [...real, ...drills, ...echoDrills(opts.echoes ?? 10 * opts.n, rand)];
 }

@@ -63,11 +63,10 @@ export interface DemonstrationOptions extends GenerateOptions {
 }
 
 /**
- * Whether demonstration `k` of a set generated with `seed` asks for confirmation (askFraction):
+ * Whether demonstration `k` (request `prompt`) of a set generated with `seed` asks for confirmation (askFraction):
  * a hash of the seed, the index and the request, so the mix is the same on every machine.
  */
-export function asks(fraction: number, seed: number, k: number, task: { prompt: string } | { messages: Record<string, unknown>[] }): boolean {
-  const prompt = "prompt" in task ? task.prompt : String(task.messages.find((m) => m.role === "user")?.content ?? "");
+export function asks(fraction: number, seed: number, k: number, prompt: string): boolean {
   return fraction > 0 && hash32(`ask:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
 }
 
@@ -126,7 +125,7 @@ export function demonstrations(opts: DemonstrationOptions): { messages: Record<s
       { role: "system", content: SYSTEM_PROMPT },
       { role: "user", content: t.prompt },
     ];
-    const asking = asks(ask, opts.seed, k, t);
+    const asking = asks(ask, opts.seed, k, t.prompt);
     const firstChange = t.calls.findIndex((c) => MUTATING.test(c.name));
     const calls = asking ? t.calls.slice(0, firstChange) : t.calls;
     calls.forEach((c, j) => {
