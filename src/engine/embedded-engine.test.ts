@@ -91,7 +91,6 @@ describe("embedded engine", () => {
     b.params.norm.fill(0);
     const constant = greedyByForward(b, [2, 3, 5], 1)[0];
     const prompt = [2, 3, 5];
-    const refA = greedyByForward(a, prompt, 48);
     const engine = await createEmbeddedEngine({ config: longConfig, params: a.params.flat as Float32Array, slots: 2, maxModelLen: 1024, kernels: "reference" });
     try {
       let update: Promise<number> | null = null;
@@ -104,7 +103,10 @@ describe("embedded engine", () => {
       expect(v).toHaveLength(r.generationTokenIds.length);
       const k = v.indexOf(1);
       expect(k).toBeGreaterThanOrEqual(20); // the update lands between steps after the 20th token
-      expect(k).toBeLessThan(refA.length);
+      expect(k).toBeLessThan(r.generationTokenIds.length); // it landed before the request ended
+      // A's greedy path through the boundary, computed once k is known: where the update lands depends
+      // on how busy the machine is (requested after token 20, it landed at token 59 on a loaded CI run)
+      const refA = greedyByForward(a, prompt, k + 1);
       expect(v.slice(0, k).every((x) => x === 0) && v.slice(k).every((x) => x === 1)).toBe(true);
       expect(r.policyVersions).toEqual([0, 1]);
       // version 0 tokens are A's greedy path; version 1 tokens are B's constant, from the first one on
