@@ -21,7 +21,7 @@ export interface CategoryAccuracy {
 
 export function categoryAccuracy(dumpPath: string, validationRows: readonly Record<string, unknown>[]): CategoryAccuracy | null {
   if (!existsSync(dumpPath) || !validationRows.some((r) => typeof r.category === "string")) return null;
-  const categoryOf = new Map(expandRows(validationRows as Row[], { defaultAgent: "-" }).map((q) => [rolloutKey(q.taskIndex, q.rolloutIndex), String(q.row.category ?? "unknown")]));
+  const categoryOf = new Map(expandRows(validationRows as Row[]).map((q) => [rolloutKey(q.taskIndex, q.rolloutIndex), String(q.row.category ?? "unknown")]));
   const lines = readFileSync(dumpPath, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Line);
   const blocks: Line[][] = [];
   for (const l of lines) {
