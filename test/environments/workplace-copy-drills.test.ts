@@ -67,7 +67,7 @@ describe("echoDrills", () => {
     const chats = echoDrills(300, rng("echo-test"));
     const styles = new Set<string>();
     for (const c of chats) {
-      const quoted = request(c).match(/'(.*)'/)![1]!;
+      const quoted = request(c).match(/"(.*)"/)![1]!;
       expect(quoted.split(" ").length).toBeGreaterThanOrEqual(2);
       const reply = String(c.messages[1]!.content);
       if (reply.startsWith("{")) {

@@ -53,7 +53,7 @@ export function echoDrills(n: number, rand: () => number): Chat[] {
   return Array.from({ length: n }, () => {
     const quoted = Array.from({ length: randInt(rand, 2, 8) }, () => (rand() < 0.3 ? pick(rand, words) : pick(rand, words).toLowerCase())).join(" ");
     const style = randInt(rand, 0, 2);
-    const request = style === 0 ? `Repeat '${quoted}'` : style === 1 ? `Say '${quoted}' back to me` : `Write the note '${quoted}'`;
+    const request = style === 0 ? `Repeat "${quoted}"` : style === 1 ? `Say "${quoted}" back to me` : `Write the note "${quoted}"`;
     const reply = style === 2 ? JSON.stringify({ note: quoted }) : quoted;
     return { messages: [{ role: "user", content: request }, { role: "assistant", content: reply }] };
   });

@@ -45,6 +45,14 @@ interface Person {
 const people = (): Person[] => base().directory.map((email) => ({ email, first: email[0]!.toUpperCase() + email.slice(1, email.indexOf(".")) }));
 
 const str = (c: Cell | undefined) => String(c ?? "");
+/**
+ * A value the user states, in double quotes. The assistant writes it into a JSON argument, where
+ * Qwen3's tokenizer splits it as ` "`, the value's tokens, `"`: quoted the same way in the request,
+ * the value and the token before it are the same tokens in both places, which is what a small
+ * model's copying keys on. With single quotes or none, its first word was the one the demo model
+ * got wrong (configs/sft-demo-workplace.yaml).
+ */
+const q = (value: string) => `"${value}"`;
 /** The output of a read-only call on the unchanged sandbox. */
 const look = (name: string, args: Record<string, unknown>) => invokeTool(base(), name, args);
 
@@ -72,7 +80,7 @@ const sendEmail: Template = (rand) => {
   const body = pick(rand, BODIES);
   return {
     entity: `send:${p.email}:${subject}`,
-    prompt: `Send an email to ${p.first} with the subject '${subject}' saying '${body}'`,
+    prompt: `Send an email to ${q(p.first)} with the subject ${q(subject)} saying ${q(body)}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "email_send_email", args: { recipient: p.email, subject, body } },
@@ -90,7 +98,7 @@ const replyEmail: Template = (rand) => {
   const body = pick(rand, BODIES);
   return {
     entity: `email:${str(e.email_id)}`,
-    prompt: `Reply to ${first}'s last email about '${str(e.subject)}' with '${body}'`,
+    prompt: `Reply to the last email from ${q(first)} about ${q(str(e.subject))} with ${q(body)}`,
     calls: [
       { name: "email_search_emails", args: { query, page_size: 1 } },
       { name: "email_reply_email", args: { email_id: e.email_id, body } },
@@ -109,7 +117,7 @@ const forwardEmail: Template = (rand) => {
   if (found.emails?.[0]?.email_id !== e.email_id) return null;
   return {
     entity: `email:${str(e.email_id)}`,
-    prompt: `Forward ${from}'s last email about '${str(e.subject)}' to ${to.first}`,
+    prompt: `Forward the last email from ${q(from)} about ${q(str(e.subject))} to ${q(to.first)}`,
     calls: [
       { name: "email_search_emails", args: { query, page_size: 1 } },
       { name: "company_directory_find_email_address", args: { name: to.first } },
@@ -132,7 +140,7 @@ const createEvent: Template = (rand) => {
   const start = `${day} ${String(hour).padStart(2, "0")}:${minutes}:00`;
   return {
     entity: `event-new:${start}:${p.email}`,
-    prompt: `Schedule a ${duration}-minute ${name} with ${p.first} on ${spokenDate(day)} at ${hour}:${minutes}`,
+    prompt: `Schedule a ${duration}-minute ${q(name)} with ${q(p.first)} on ${spokenDate(day)} at ${hour}:${minutes}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "calendar_create_event", args: { event_name: name, participant_email: p.email, event_start: start, duration } },
@@ -158,7 +166,7 @@ const renameEvent: Template = (rand) => {
   const name = pick(rand, EVENT_NAMES);
   return {
     entity: `event:${last.id}`,
-    prompt: `Change the name of the last event on ${spokenDate(day)} to ${name}`,
+    prompt: `Change the name of the last event on ${spokenDate(day)} to ${q(name)}`,
     calls: [
       { name: "calendar_search_events", args: last.search },
       { name: "calendar_update_event", args: { event_id: last.id, field: "event_name", new_value: name } },
@@ -215,7 +223,7 @@ const moveTask: Template = (rand) => {
   const list = pick(rand, LISTS.filter((l) => l !== current));
   return {
     entity: `task:${t.id}`,
-    prompt: `Move ${t.person.first}'s task '${t.name}' to ${list}`,
+    prompt: `Move the task ${q(t.name)} of ${q(t.person.first)} to ${q(list)}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: t.person.first } },
       { name: "project_management_search_tasks", args: { task_name: t.name, assigned_to_email: t.person.email } },
@@ -234,7 +242,7 @@ const createTask: Template = (rand) => {
   const due = `2023-12-${String(randInt(rand, 1, 28)).padStart(2, "0")}`;
   return {
     entity: `task-new:${name}:${p.email}`,
-    prompt: `Create a task '${name}' for ${p.first} on the ${board} board in ${list}, due ${spokenDate(due)}`,
+    prompt: `Create a task ${q(name)} for ${q(p.first)} on the board ${q(board)} in ${q(list)}, due ${spokenDate(due)}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "project_management_create_task", args: { task_name: name, assigned_to_email: p.email, list_name: list, due_date: due, board } },
@@ -251,7 +259,7 @@ const deleteCustomer: Template = (rand) => {
   const search = { customer_name: c.customer_name, page_size: 1 };
   return {
     entity: `customer:${str(c.customer_id)}`,
-    prompt: `Delete ${str(c.customer_name)} from the crm`,
+    prompt: `Delete ${q(str(c.customer_name))} from the crm`,
     calls: [
       { name: "customer_relationship_manager_search_customers", args: search },
       { name: "customer_relationship_manager_delete_customer", args: { customer_id: c.customer_id } },
@@ -265,7 +273,7 @@ const updateStatus: Template = (rand) => {
   const status = pick(rand, STATUSES.filter((s) => s !== c.status));
   return {
     entity: `customer:${str(c.customer_id)}`,
-    prompt: `Change the status of ${str(c.customer_name)} to ${status} in the crm`,
+    prompt: `Change the status of ${q(str(c.customer_name))} to ${q(status)} in the crm`,
     calls: [
       { name: "customer_relationship_manager_search_customers", args: { customer_name: c.customer_name, page_size: 1 } },
       { name: "customer_relationship_manager_update_customer", args: { customer_id: c.customer_id, field: "status", new_value: status } },
@@ -280,7 +288,7 @@ const addLead: Template = (rand) => {
   const p = pick(rand, people());
   return {
     entity: `customer-new:${name}`,
-    prompt: `Add ${name} as a new lead in the crm and assign them to ${p.first}`,
+    prompt: `Add ${q(name)} as a new lead in the crm and assign them to ${q(p.first)}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "customer_relationship_manager_add_customer", args: { customer_name: name, assigned_to_email: p.email, status: "Lead" } },
@@ -295,7 +303,7 @@ const moveTaskAndEmail: Template = (rand) => {
   if (!t) return null;
   return {
     entity: `task:${t.id}`,
-    prompt: `Move ${t.person.first}'s task '${t.name}' to Completed and email them with the subject '${t.name}' saying 'Thanks for finishing this.'`,
+    prompt: `Move the task ${q(t.name)} of ${q(t.person.first)} to ${q("Completed")} and email them with the subject ${q(t.name)} saying ${q("Thanks for finishing this.")}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: t.person.first } },
       { name: "project_management_search_tasks", args: { task_name: t.name, assigned_to_email: t.person.email } },
@@ -314,7 +322,7 @@ const meetCustomer: Template = (rand) => {
   const start = `${day} 10:00:00`;
   return {
     entity: `customer:${str(c.customer_id)}`,
-    prompt: `Schedule a 30-minute meeting called '${str(c.customer_name)} follow-up' with the owner of ${str(c.customer_name)} in the crm on ${spokenDate(day)} at 10:00`,
+    prompt: `Schedule a 30-minute meeting called ${q(`${str(c.customer_name)} follow-up`)} with the owner of ${q(str(c.customer_name))} in the crm on ${spokenDate(day)} at 10:00`,
     calls: [
       { name: "customer_relationship_manager_search_customers", args: { customer_name: c.customer_name, page_size: 1 } },
       { name: "calendar_create_event", args: { event_name: `${str(c.customer_name)} follow-up`, participant_email: owner.email, event_start: start, duration: "30" } },
