@@ -164,4 +164,39 @@ describe("demonstrations through the real server", () => {
       expect(v.json.reward).toBe(0);
     }
   });
+
+  test("repeatFraction: that share makes its last change twice, with the sandbox's second answer; /verify scores 0 where the repeat adds a row", async () => {
+    const opts = { split: "train" as const, n: 48, seed: 5, toolStyle: "compact" as const };
+    const rows = generateRows(opts);
+    const acting = demonstrations(opts);
+    const mixed = demonstrations({ ...opts, repeatFraction: 0.5 });
+    expect(demonstrations({ ...opts, repeatFraction: 0.5 })).toEqual(mixed); // deterministic
+    expect(() => demonstrations({ ...opts, repeatFraction: 2 })).toThrow(/repeatFraction must be in \[0, 1\], got 2/);
+    const callsOf = (m: Record<string, unknown>[]) =>
+      m.flatMap((x) => ((x.tool_calls as { function: { name: string; arguments: string } }[] | undefined) ?? []).map((c) => c.function));
+    const repeating = mixed.flatMap((d, k) => (d.messages.length > acting[k]!.messages.length ? [k] : []));
+    expect(repeating.length).toBeGreaterThan(12);
+    expect(repeating.length).toBeLessThan(36);
+    const url = gym.url("workplace_assistant");
+    const rewards = new Map<string, number[]>();
+    for (const [k, demo] of mixed.entries()) {
+      const once = callsOf(acting[k]!.messages);
+      if (!repeating.includes(k)) {
+        expect(demo).toEqual(acting[k]);
+        continue;
+      }
+      const twice = callsOf(demo.messages);
+      const last = once.findLastIndex((c) => /_(send|delete|forward|reply|create|update|add)_/.test(c.name));
+      expect(twice).toEqual([...once.slice(0, last + 1), once[last], ...once.slice(last + 1)]);
+      expect(demo.messages.at(-1)!.content).toBe(acting[k]!.messages.at(-1)!.content);
+      const seeded = await post(`${url}/seed_session`, rows[k]);
+      const v = await post(`${url}/verify`, { ...rows[k], response: responseOf(demoToOutput(demo.messages as Json[])) }, seeded.cookie);
+      const verb = once[last]!.name.replace(/^[a-z]+(_relationship_manager|_management|_directory)?_/, "").split("_")[0]!;
+      rewards.set(verb, [...(rewards.get(verb) ?? []), v.json.reward as number]);
+    }
+    // a second row (an e-mail sent, forwarded or replied, a plot, an event, a task, a customer) fails
+    // the table comparison; deleting again finds nothing and updating again changes nothing
+    for (const [verb, rs] of rewards) expect(rs.every((r) => r === (verb === "delete" || verb === "update" ? 1 : 0))).toBe(true);
+    expect([...rewards.keys()].some((v) => v !== "delete" && v !== "update")).toBe(true);
+  });
 });

@@ -121,3 +121,26 @@ describe("copyCurriculum askFraction", () => {
     }
   });
 });
+
+describe("copyCurriculum repeatFraction", () => {
+  test("demonstrations and value drills, with or without the tool list, repeat their last change at about the fraction; the repeat carries the drill's replaced values", () => {
+    const plain = copyCurriculum({ n: 100, seed: 2, drills: 400, echoes: 0 });
+    const chats = copyCurriculum({ n: 100, seed: 2, drills: 400, echoes: 0, repeatFraction: 0.6 });
+    expect(chats.length).toBe(plain.length);
+    const changes = (c: Chat) => calls(c).filter((x) => MUTATING.test(x.name));
+    const repeated = chats.filter((c, k) => changes(c).length === changes(plain[k]!).length + 1);
+    const share = repeated.length / chats.length;
+    expect(share).toBeGreaterThan(0.5);
+    expect(share).toBeLessThan(0.7);
+    expect(repeated.some((c) => (c.tools ?? []).length === 0)).toBe(true);
+    expect(repeated.some((c) => (c.tools ?? []).length > 0)).toBe(true);
+    for (const [k, c] of chats.entries()) {
+      const extra = changes(c).length - changes(plain[k]!).length;
+      expect(extra === 0 || extra === 1).toBe(true);
+      if (extra === 0) continue;
+      const ch = changes(c);
+      expect(ch.at(-1)).toEqual(ch.at(-2)); // the same call, values included
+      expect(request(c)).toBe(request(plain[k]!));
+    }
+  });
+});

@@ -150,6 +150,12 @@ export interface CurriculumOptions {
    * always make it, so the copying of the changing call is trained either way.
    */
   askFraction?: number;
+  /**
+   * Share of all demonstrations and value drills that repeat their last change
+   * (DemonstrationOptions.repeatFraction; default 0). The repeat is in the drill before its values
+   * are replaced, so its answer is the sandbox's.
+   */
+  repeatFraction?: number;
 }
 
 /**
@@ -161,10 +167,11 @@ export function copyCurriculum(opts: CurriculumOptions): Chat[] {
   const tools = { tools: "category", toolStyle: "compact" } as const;
   const rand = rng(`workplace-copy:${opts.seed}`);
   const askFraction = opts.askFraction ?? 0;
-  const real = demonstrations({ split: "train", n: opts.n, seed: opts.seed, ...tools, askFraction });
+  const repeatFraction = opts.repeatFraction ?? 0;
+  const real = demonstrations({ split: "train", n: opts.n, seed: opts.seed, ...tools, askFraction, repeatFraction });
   const withTools = opts.drillsWithTools ?? 0.4;
   const nDrills = opts.drills ?? 10 * opts.n;
-  const drills = demonstrations({ split: "train", n: nDrills, seed: opts.seed + 1, ...tools }).map((d, k) => {
+  const drills = demonstrations({ split: "train", n: nDrills, seed: opts.seed + 1, ...tools, repeatFraction }).map((d, k) => {
     const drill = copyDrill(d, rand);
     if (rand() >= withTools) return { ...drill, tools: [] };
     const request = String(d.messages.find((m) => m.role === "user")!.content);

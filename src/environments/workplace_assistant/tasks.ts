@@ -60,6 +60,14 @@ export interface DemonstrationOptions extends GenerateOptions {
    * of names, ids and addresses from tool answers into calls, are in every demonstration.
    */
   askFraction?: number;
+  /**
+   * Share of the demonstrations (of those that act) that make their last state-changing call a
+   * second time, its real answer included, before "Done." (0..1, default 0): a demonstrator's slip
+   * that /verify scores 0 wherever the repeat changes a table again (a second e-mail, plot, event,
+   * task or customer). Unlike askFraction, every demonstration still trains the changing call and
+   * so its copying. Chosen by a hash as askFraction is.
+   */
+  repeatFraction?: number;
 }
 
 /**
@@ -68,6 +76,11 @@ export interface DemonstrationOptions extends GenerateOptions {
  */
 export function asks(fraction: number, seed: number, k: number, prompt: string): boolean {
   return fraction > 0 && hash32(`ask:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
+}
+
+/** Whether demonstration `k` repeats its last change (repeatFraction): a hash as in `asks`, another key. */
+export function repeats(fraction: number, seed: number, k: number, prompt: string): boolean {
+  return fraction > 0 && hash32(`repeat:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
 }
 
 /** The split of an entity: 1 in 5 to validation, by hash, whatever n is. */
@@ -119,6 +132,8 @@ export function generateRows(opts: GenerateOptions): Record<string, unknown>[] {
 export function demonstrations(opts: DemonstrationOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
   const ask = opts.askFraction ?? 0;
   if (!(ask >= 0 && ask <= 1)) throw new Error(`workplace askFraction must be in [0, 1], got ${ask}`);
+  const repeat = opts.repeatFraction ?? 0;
+  if (!(repeat >= 0 && repeat <= 1)) throw new Error(`workplace repeatFraction must be in [0, 1], got ${repeat}`);
   return generateTasks(opts).map((t, k) => {
     const sb = newSandbox();
     const messages: Record<string, unknown>[] = [
@@ -127,7 +142,12 @@ export function demonstrations(opts: DemonstrationOptions): { messages: Record<s
     ];
     const asking = asks(ask, opts.seed, k, t.prompt);
     const firstChange = t.calls.findIndex((c) => MUTATING.test(c.name));
-    const calls = asking ? t.calls.slice(0, firstChange) : t.calls;
+    const lastChange = t.calls.findLastIndex((c) => MUTATING.test(c.name));
+    const calls = asking
+      ? t.calls.slice(0, firstChange)
+      : repeats(repeat, opts.seed, k, t.prompt)
+        ? [...t.calls.slice(0, lastChange + 1), t.calls[lastChange]!, ...t.calls.slice(lastChange + 1)]
+        : t.calls;
     calls.forEach((c, j) => {
       const id = `call_${k}_${j}`;
       messages.push({ role: "assistant", content: "", tool_calls: [{ id, type: "function", function: { name: c.name, arguments: argText(c) } }] });
