@@ -30,16 +30,6 @@ export type DemoEnvironment = "calculator" | "arithmetic" | "workplace";
  */
 export const CALCULATOR_PROSE_FRACTION = 0.7;
 
-/**
- * The workplace counterpart: this share of the warm start's demonstrations and drills make their last
- * change twice (copy-drills.ts repeatFraction), which /verify scores 0 where the repeat adds a row.
- * Greedy decoding then repeats, while sampling stops after one change about 4 times in 10; where the
- * change itself is right (the categories the warm start copies well), GRPO has a signal that more
- * SFT on the same data lacks. askFraction (ask instead of acting) was measured first and cost the
- * copying (configs/sft-demo-workplace.yaml); a repeat keeps the changing call in every conversation.
- */
-export const WORKPLACE_REPEAT_FRACTION = 0.6;
-
 type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: Record<string, unknown>[] }[];
 /**
  * Each environment's demonstrations. Workplace's are in the form of its shipped rows (category
@@ -49,7 +39,7 @@ type Generate = (o: { split: "train"; n: number; seed: number }) => { messages: 
 const GENERATORS: Record<DemoEnvironment, Generate> = {
   calculator: (o) => calculatorDemonstrations({ ...o, proseFraction: CALCULATOR_PROSE_FRACTION }),
   arithmetic: arithmeticDemonstrations,
-  workplace: (o) => copyCurriculum({ ...o, repeatFraction: WORKPLACE_REPEAT_FRACTION }),
+  workplace: (o) => copyCurriculum(o),
 };
 const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 1500 };
 
