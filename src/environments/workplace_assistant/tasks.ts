@@ -75,13 +75,15 @@ export interface DemonstrationOptions extends GenerateOptions {
  * a hash of the seed, the index and the request, so the mix is the same on every machine.
  */
 export function asks(fraction: number, seed: number, k: number, prompt: string): boolean {
-  return fraction > 0 && hash32(`ask:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
+  return chosen("ask", fraction, seed, k, prompt);
 }
 
 /** Whether demonstration `k` repeats its last change (repeatFraction): a hash as in `asks`, another key. */
 export function repeats(fraction: number, seed: number, k: number, prompt: string): boolean {
-  return fraction > 0 && hash32(`repeat:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
+  return chosen("repeat", fraction, seed, k, prompt);
 }
+
+const chosen = (key: string, fraction: number, seed: number, k: number, prompt: string) => fraction > 0 && hash32(`${key}:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
 
 /** The split of an entity: 1 in 5 to validation, by hash, whatever n is. */
 export const entitySplit = (entity: string): Split => (hash32(`wa-split:${entity}`) % 5 === 0 ? "validation" : "train");
