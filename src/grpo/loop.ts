@@ -117,7 +117,7 @@ function rewardsByAgent(outcomes: RolloutOutcome[]): { mean: number; perAgent: R
 export async function validate(stack: PolicyStack, recipe: Recipe, rows: PoolRow[], step = 0): Promise<ValidationResult> {
   const g = recipe.policy.generation;
   const { outcomes, seconds } = await collect(stack, recipe, rows.map((r) => r.row), 1, { temperature: g.val_temperature, top_p: g.val_top_p }, { purpose: "validation", step, batch: 0 });
-  if (recipe.run.dump_rollouts > 0) dumpRollouts(join(resolve(recipe.run.out_dir), "validation_rollouts.jsonl"), -1, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
+  if (recipe.run.dump_rollouts > 0) dumpRollouts(join(resolve(recipe.run.out_dir), "validation_rollouts.jsonl"), step, outcomes.slice(0, recipe.run.dump_rollouts), stack.tokenizer);
   const { mean, perAgent } = rewardsByAgent(outcomes);
   const lengths = outcomes.flatMap((o) => (o.kind === "ok" ? o.conversion.samples.map((s) => s.lossMask.reduce((a, b) => a + b, 0)) : []));
   const failed = outcomes.filter((o) => o.kind === "failed").length;

@@ -62,4 +62,7 @@ test("two GRPO steps through Gym write metrics.jsonl, plot.html and a checkpoint
   expect(existsSync(join(tmp, "run", "checkpoints", "latest"))).toBe(true);
   expect(readFileSync(join(tmp, "run", "checkpoints", "latest"), "utf8").trim()).toBe("step_000002");
   expect(lines.some((l) => l.startsWith("step 2/2 | reward"))).toBe(true);
+  // each validation's dumped rollouts carry the step it ran after (0: the start), one block each
+  const dumped = readFileSync(join(tmp, "run", "validation_rollouts.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number });
+  expect(dumped.map((d) => d.step)).toEqual([0, 0, 2, 2]);
 });
