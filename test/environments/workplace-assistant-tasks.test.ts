@@ -11,6 +11,7 @@ import { newSandbox } from "../../src/environments/workplace_assistant/sandbox.t
 import { CONFIRM_REPLY, demonstrations, generateRows, generateTasks, entitySplit } from "../../src/environments/workplace_assistant/tasks.ts";
 import { callTool } from "../../src/environments/workplace_assistant/tools/index.ts";
 import { TOOL_SCHEMAS, toolsFor } from "../../src/environments/workplace_assistant/tools/schemas.ts";
+import { MUTATING } from "../../src/environments/workplace_assistant/templates.ts";
 import { isCorrect } from "../../src/environments/workplace_assistant/verify.ts";
 import { VLLM_CONFIG, nemoGymData } from "../gym/helpers/paths.ts";
 import { startInProcess, type InProcessGym } from "../gym/helpers/in-process.ts";
@@ -157,7 +158,7 @@ describe("demonstrations through the real server", () => {
         continue;
       }
       // the same conversation up to the first state-changing call, then the question
-      const firstChange = full.findIndex((m) => m.role === "assistant" && /_(send|delete|forward|reply|create|update|add)_/.test(JSON.stringify(m.tool_calls ?? "")));
+      const firstChange = full.findIndex((m) => m.role === "assistant" && MUTATING.test(JSON.stringify(m.tool_calls ?? "")));
       expect(demo.messages.slice(0, -1)).toEqual(full.slice(0, firstChange));
       const seeded = await post(`${url}/seed_session`, rows[k]);
       const v = await post(`${url}/verify`, { ...rows[k], response: responseOf(demoToOutput(demo.messages as Json[])) }, seeded.cookie);
@@ -186,7 +187,7 @@ describe("demonstrations through the real server", () => {
         continue;
       }
       const twice = callsOf(demo.messages);
-      const last = once.findLastIndex((c) => /_(send|delete|forward|reply|create|update|add)_/.test(c.name));
+      const last = once.findLastIndex((c) => MUTATING.test(c.name));
       expect(twice).toEqual([...once.slice(0, last + 1), once[last], ...once.slice(last + 1)]);
       expect(demo.messages.at(-1)!.content).toBe(acting[k]!.messages.at(-1)!.content);
       const seeded = await post(`${url}/seed_session`, rows[k]);

@@ -85,6 +85,13 @@ export function repeats(fraction: number, seed: number, k: number, prompt: strin
 
 const chosen = (key: string, fraction: number, seed: number, k: number, prompt: string) => fraction > 0 && hash32(`${key}:${seed}:${k}:${prompt}`) / 2 ** 32 < fraction;
 
+/** An optional fraction option, 0 when absent; outside [0, 1] it is an error naming the option. */
+function share(name: string, value: number | undefined): number {
+  const v = value ?? 0;
+  if (!(v >= 0 && v <= 1)) throw new Error(`workplace ${name} must be in [0, 1], got ${v}`);
+  return v;
+}
+
 /** The split of an entity: 1 in 5 to validation, by hash, whatever n is. */
 export const entitySplit = (entity: string): Split => (hash32(`wa-split:${entity}`) % 5 === 0 ? "validation" : "train");
 
@@ -132,10 +139,8 @@ export function generateRows(opts: GenerateOptions): Record<string, unknown>[] {
  * it on, from the calls run in order on one fresh sandbox.
  */
 export function demonstrations(opts: DemonstrationOptions): { messages: Record<string, unknown>[]; tools: unknown[] }[] {
-  const ask = opts.askFraction ?? 0;
-  if (!(ask >= 0 && ask <= 1)) throw new Error(`workplace askFraction must be in [0, 1], got ${ask}`);
-  const repeat = opts.repeatFraction ?? 0;
-  if (!(repeat >= 0 && repeat <= 1)) throw new Error(`workplace repeatFraction must be in [0, 1], got ${repeat}`);
+  const ask = share("askFraction", opts.askFraction);
+  const repeat = share("repeatFraction", opts.repeatFraction);
   return generateTasks(opts).map((t, k) => {
     const sb = newSandbox();
     const messages: Record<string, unknown>[] = [
