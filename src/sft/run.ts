@@ -2,7 +2,7 @@
  * `runSft`: supervised fine-tuning on chat conversations, from scratch or from a checkpoint (`init`;
  * with `resume` also its optimizer state and step). Loss is on assistant tokens only (see
  * chat-examples.ts). Writes OUT/metrics.jsonl (one line per step), OUT/run.json (the resolved
- * settings) and OUT/checkpoint/ (HF-style, see model/checkpoint.ts).
+ * settings), OUT/checkpoint/ (HF-style, see model/checkpoint.ts) and, with `save_every`, OUT/checkpoint-STEP/.
  *
  * model.yaml: `model:` holds config.json fields (vocab_size and gymrl_vocab_map are filled from the
  * corpus for a fresh model and may be left out; defaults are the demo model's), `train:` holds
@@ -51,6 +51,8 @@ export const TrainSchema = z.strictObject({
   eval_every: z.number().int().nonnegative().default(50),
   /** progress line cadence in steps */
   log_every: z.number().int().positive().default(10),
+  /** also keep OUT/checkpoint-STEP every this many steps (0: only OUT/checkpoint at the end), to pick a warm start after the run */
+  save_every: z.number().int().nonnegative().default(0),
 });
 export type TrainSettings = z.infer<typeof TrainSchema>;
 
@@ -199,6 +201,8 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
     maxSeconds: args.maxSeconds,
     onStep: (m) => {
       appendFileSync(metricsPath, JSON.stringify(m) + "\n");
+      if (train.save_every > 0 && m.step % train.save_every === 0 && m.step < train.steps)
+        saveCheckpoint(join(args.out, `checkpoint-${m.step}`), model, optimizer, { step: m.step, loss: m.loss, eval_loss: m.eval_loss ?? null });
       if (m.step % train.log_every === 0 || m.step === train.steps || m.eval_loss !== undefined)
         log(
           `step ${m.step}/${train.steps} | loss ${m.loss.toFixed(4)}` +

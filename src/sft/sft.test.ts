@@ -3,12 +3,12 @@
  * chat template, held-out loss going down, metrics.jsonl and a loadable checkpoint, --init and
  * --resume, and configs/model-demo.yaml matching the demo model.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { loadModel } from "../model/checkpoint.ts";
+import { loadCheckpoint, loadModel } from "../model/checkpoint.ts";
 import { demoModelConfig } from "../model/default-config.ts";
 import { Rng } from "../model/rng.ts";
 import { referenceKernels } from "../tensor/reference.ts";
@@ -130,6 +130,25 @@ describe("gymrl sft", () => {
     expect(resumed.last.step).toBe(32);
     const all = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
     expect(all.length).toBe(32); // appended to the run's metrics
+  });
+
+  test("save_every keeps a checkpoint of each Nth step to start from later", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gymrl-sft-every-"));
+    writeFileSync(join(dir, "chats.jsonl"), syntheticChats(100, 2));
+    writeFileSync(join(dir, "model.yaml"), yaml.replace("  log_every: 10", "  log_every: 10\n  save_every: 12"));
+    const out = join(dir, "run");
+    runSft({ data: join(dir, "chats.jsonl"), config: join(dir, "model.yaml"), out, log: () => {} });
+    expect(readdirSync(out).filter((f) => f.startsWith("checkpoint")).sort()).toEqual(["checkpoint", "checkpoint-12", "checkpoint-24"]);
+    const metrics = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const at24 = loadCheckpoint(join(out, "checkpoint-24"), { kernels: referenceKernels });
+    expect(at24.state?.step).toBe(24);
+    expect(at24.state?.loss).toBe(metrics[23].loss);
+    // not the end of the run: the final checkpoint trained 6 steps more
+    const end = loadModel(join(out, "checkpoint"), { kernels: referenceKernels });
+    expect(Array.from(at24.model.params.flat)).not.toEqual(Array.from(end.params.flat));
+    // and it is a starting point like any other (--init with a checkpoint directory)
+    const from = runSft({ data: join(dir, "chats.jsonl"), config: join(dir, "model.yaml"), out: join(dir, "run2"), init: join(out, "checkpoint-12"), steps: 1, log: () => {} });
+    expect(from.last.step).toBe(1);
   });
 });
 
