@@ -6,6 +6,7 @@
  * Not here: computing the metrics (loop.ts, metrics.ts), the plot (plot.ts).
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { formatRate } from "../rollout/progress.ts";
 
 export type MetricsLine = Record<string, number | string | null>;
 
@@ -43,10 +44,6 @@ function fmt(x: unknown, digits = 3): string {
   return typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
 }
 
-function fmtRate(x: unknown): string {
-  if (typeof x !== "number" || !Number.isFinite(x)) return "-";
-  return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
-}
 
 /** The console summary of one step's metrics line. */
 export function summaryLine(m: MetricsLine, maxSteps: number): string {
@@ -62,6 +59,6 @@ export function summaryLine(m: MetricsLine, maxSteps: number): string {
     `turns ${fmt(m["train/turns_per_sample/mean"], 2)}`,
     `breaks ${m["train/contiguity_breaks"] ?? "-"}`,
     `gen ${fmt(m["timing/train/generation"], 1)}s lp ${fmt(m["timing/train/policy_and_reference_logprobs"], 1)}s train ${fmt(m["timing/train/policy_training"], 1)}s refit ${fmt(m["timing/train/refit"], 3)}s`,
-    `${fmtRate(m["performance/tokens_per_sec"])} tok/s`,
+    `${formatRate(m["performance/tokens_per_sec"])} tok/s`,
   ].join(" | ");
 }

@@ -66,10 +66,18 @@ export class Progress {
   }
 }
 
+/** "12.3s" under a minute, "4m05s", "1h02m"; rounded to whole seconds first, so 239.6 s is "4m00s", not "3m60s". */
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = Math.floor(s % 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+  if (Math.round(s * 10) < 600) return `${s.toFixed(1)}s`;
+  const whole = Math.round(s);
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(whole % 60).padStart(2, "0")}s`;
+}
+
+/** A rate for progress lines: "4.8k" from 4,812, "312" from 312.4, "-" when there is none. */
+export function formatRate(x: unknown): string {
+  if (typeof x !== "number" || !Number.isFinite(x)) return "-";
+  return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
 }

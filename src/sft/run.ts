@@ -23,6 +23,7 @@ import { type SftHyper, type StepMetrics, evalLoss, trainSft } from "../model/sf
 import { buildVocabMap } from "../model/vocab.ts";
 import { getKernels } from "../tensor/index.ts";
 import { loadChatFormat } from "../tokenizer/index.ts";
+import { formatDuration, formatRate } from "../rollout/progress.ts";
 import { chatToExamples, readChats } from "./chat-examples.ts";
 
 // ------------------------------------------------------------------------------------------------
@@ -90,17 +91,6 @@ export interface SftArgs {
   log?: (line: string) => void;
 }
 
-/** "4m05s", or "12.3s" under a minute; rounded to whole seconds first, so 239.6 s is "4m00s", not "3m60s". */
-export function fmtDuration(s: number): string {
-  if (!Number.isFinite(s)) return "?";
-  if (Math.round(s * 10) < 600) return `${s.toFixed(1)}s`;
-  const whole = Math.round(s);
-  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, "0")}s`;
-}
-
-function fmtRate(x: number): string {
-  return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
-}
 
 /** A checkpoint directory: DIR itself, or DIR/checkpoint for a run directory; `flag` names DIR in the error. */
 export function checkpointDir(dir: string, flag = "--init"): string {
@@ -207,7 +197,7 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
         log(
           `step ${m.step}/${train.steps} | loss ${m.loss.toFixed(4)}` +
             (m.eval_loss !== undefined ? ` | eval_loss ${m.eval_loss.toFixed(4)}` : "") +
-            ` | lr ${m.lr.toExponential(2)} | ${fmtRate(m.tokens_per_s)} tok/s | elapsed ${fmtDuration(m.elapsed_s)} | eta ${fmtDuration(m.eta_s)}`,
+            ` | lr ${m.lr.toExponential(2)} | ${formatRate(m.tokens_per_s)} tok/s | elapsed ${formatDuration(m.elapsed_s)} | eta ${formatDuration(m.eta_s)}`,
         );
     },
   });

@@ -14,7 +14,6 @@ import { Rng } from "../model/rng.ts";
 import { referenceKernels } from "../tensor/reference.ts";
 import { loadQwen3Tokenizer } from "../tokenizer/index.ts";
 import { TrainSchema, chatToExamples, runSft } from "./index.ts";
-import { fmtDuration } from "./run.ts";
 
 function syntheticChats(n: number, seed: number): string {
   const rng = new Rng(seed);
@@ -150,12 +149,4 @@ describe("gymrl sft", () => {
     const from = runSft({ data: join(dir, "chats.jsonl"), config: join(dir, "model.yaml"), out: join(dir, "run2"), init: join(out, "checkpoint-12"), steps: 1, log: () => {} });
     expect(from.last.step).toBe(1);
   });
-});
-
-test("progress durations carry a rounded 60 seconds into the minute", () => {
-  expect(fmtDuration(12.34)).toBe("12.3s");
-  expect(fmtDuration(59.96)).toBe("1m00s");
-  expect(fmtDuration(65.4)).toBe("1m05s");
-  expect(fmtDuration(239.6)).toBe("4m00s");
-  expect(fmtDuration(Number.POSITIVE_INFINITY)).toBe("?");
 });

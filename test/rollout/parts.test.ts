@@ -2,6 +2,7 @@
 import { expect, test } from "vitest";
 import { parseRolloutArgs } from "../../src/cli/rollout.ts";
 import { Progress, summarize } from "../../src/rollout/index.ts";
+import { formatDuration, formatRate } from "../../src/rollout/progress.ts";
 import { Slots } from "../../src/rollout/slots.ts";
 
 test("slots: at most N per agent, FIFO hand-over, an aborted waiter leaves the queue", async () => {
@@ -35,7 +36,7 @@ test("progress: periodic plain lines off a TTY, a redrawn bar on one; rate and E
   p.finish();
   expect(out.every((l) => l.endsWith("\n") && !l.includes("\r"))).toBe(true);
   expect(out.length).toBeLessThanOrEqual(7);
-  expect(out.at(-1)).toMatch(/rollouts 50\/100 50\.0%\s+10\.0\/s\s+ETA 5s .*failed 5/);
+  expect(out.at(-1)).toMatch(/rollouts 50\/100 50\.0%\s+10\.0\/s\s+ETA 5\.0s .*failed 5/);
   const tty: string[] = [];
   const bar = new Progress(10, { stream: { write: (s: string) => tty.push(s) } as unknown as NodeJS.WritableStream, tty: true, now: () => t });
   bar.tick(false);
@@ -54,4 +55,17 @@ test("CLI flags: repeated --config, overrides, policy shortcuts", () => {
   expect(a.flags).toMatchObject({ input: "in.jsonl", resume: "true" });
   expect(a.overrides).toEqual(["+x=1", "+policy_base_url=http://h/v1", "+policy_model_name=policy", "+policy_api_key=dummy_key"]);
   expect(() => parseRolloutArgs(["--bogus", "1"])).toThrow(/not an option/);
+});
+
+test("progress durations: tenths under a minute, a rounded 60 seconds carried into the minute, hours", () => {
+  expect(formatDuration(12.34)).toBe("12.3s");
+  expect(formatDuration(59.96)).toBe("1m00s");
+  expect(formatDuration(65.4)).toBe("1m05s");
+  expect(formatDuration(239.6)).toBe("4m00s");
+  expect(formatDuration(3599.6)).toBe("1h00m");
+  expect(formatDuration(3725)).toBe("1h02m");
+  expect(formatDuration(Number.POSITIVE_INFINITY)).toBe("?");
+  expect(formatRate(4812)).toBe("4.8k");
+  expect(formatRate(312.4)).toBe("312");
+  expect(formatRate(Number.NaN)).toBe("-");
 });
