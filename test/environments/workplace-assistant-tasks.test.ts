@@ -99,6 +99,21 @@ describe("generator", () => {
     expect(((all.responses_create_params as Json).tools as Json[]).length).toBe(27);
   });
 
+  test("every date a call takes is in the request as written, in double quotes (the way names are)", () => {
+    let dates = 0;
+    for (const t of generateTasks({ split: "train", n: 300, seed: 2 })) {
+      for (const c of t.calls)
+        for (const v of Object.values(c.args)) {
+          const date = typeof v === "string" ? /^\d{4}-\d{2}-\d{2}/.exec(v)?.[0] : undefined;
+          if (!date) continue;
+          dates++;
+          expect(t.prompt).toContain(`"${date}"`);
+        }
+      expect(t.prompt).not.toMatch(/(January|February|March|April|May|June|July|August|September|October|November|December) \d/);
+    }
+    expect(dates).toBeGreaterThan(100);
+  });
+
   test("train and validation share no entity", () => {
     const train = new Set(generateTasks({ split: "train", n: 1500, seed: 0 }).map((t) => t.entity));
     const val = generateTasks({ split: "validation", n: 300, seed: 0 });
