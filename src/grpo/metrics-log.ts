@@ -44,7 +44,6 @@ function fmt(x: unknown, digits = 3): string {
   return typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "-";
 }
 
-
 /** The console summary of one step's metrics line. */
 export function summaryLine(m: MetricsLine, maxSteps: number): string {
   const val = m["validation/accuracy"];

@@ -91,7 +91,6 @@ export interface SftArgs {
   log?: (line: string) => void;
 }
 
-
 /** A checkpoint directory: DIR itself, or DIR/checkpoint for a run directory; `flag` names DIR in the error. */
 export function checkpointDir(dir: string, flag = "--init"): string {
   if (existsSync(join(dir, "config.json"))) return dir;

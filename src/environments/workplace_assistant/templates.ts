@@ -50,7 +50,9 @@ const str = (c: Cell | undefined) => String(c ?? "");
  * Qwen3's tokenizer splits it as ` "`, the value's tokens, `"`: quoted the same way in the request,
  * the value and the token before it are the same tokens in both places, which is what a small
  * model's copying keys on. With single quotes or none, its first word was the one the demo model
- * got wrong (configs/sft-demo-workplace.yaml).
+ * got wrong (configs/sft-demo-workplace.yaml). Dates too, as the tools take them ("2023-11-15"):
+ * spoken ("November 15") the day's digits follow a space in the request and a "-" in the call, and
+ * the demo model sampled the days.
  */
 const q = (value: string) => `"${value}"`;
 /** The output of a read-only call on the unchanged sandbox. */
@@ -59,12 +61,6 @@ const look = (name: string, args: Record<string, unknown>) => invokeTool(base(),
 const SUBJECTS = ["Project kickoff", "Quarterly review", "Budget update", "Team lunch", "Design feedback", "Client follow-up", "Status report", "Hiring plan", "Release notes", "Offsite agenda"];
 const BODIES = ["Thanks for the update - I will get back to you tomorrow.", "Can we meet this week?", "Please send me the latest numbers.", "Looks good to me.", "Let's discuss this on Monday.", "I have shared the document with you."];
 const EVENT_NAMES = ["Risk Management Forum", "Product Demo", "Budget Review", "Sprint Planning", "Client Call", "Design Sync", "Hiring Debrief", "Marketing Brainstorm"];
-/**
- * A date as the tools take it ("2023-11-15"), quoted like any other value the assistant copies:
- * spoken ("November 15") the day's digits follow a space in the request and a "-" in the call, and
- * the demo model sampled the days (configs/sft-demo-workplace.yaml).
- */
-const isoDate = (d: string) => q(d);
 const PLOT_VALUES: [string, string][] = [
   ["total visits", "total_visits"],
   ["average session duration", "session_duration_seconds"],
@@ -144,7 +140,7 @@ const createEvent: Template = (rand) => {
   const start = `${day} ${String(hour).padStart(2, "0")}:${minutes}:00`;
   return {
     entity: `event-new:${start}:${p.email}`,
-    prompt: `Schedule a ${duration}-minute ${q(name)} with ${q(p.first)} on ${isoDate(day)} at ${hour}:${minutes}`,
+    prompt: `Schedule a ${duration}-minute ${q(name)} with ${q(p.first)} on ${q(day)} at ${hour}:${minutes}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "calendar_create_event", args: { event_name: name, participant_email: p.email, event_start: start, duration } },
@@ -170,7 +166,7 @@ const renameEvent: Template = (rand) => {
   const name = pick(rand, EVENT_NAMES);
   return {
     entity: `event:${last.id}`,
-    prompt: `Change the name of the last event on ${isoDate(day)} to ${q(name)}`,
+    prompt: `Change the name of the last event on ${q(day)} to ${q(name)}`,
     calls: [
       { name: "calendar_search_events", args: last.search },
       { name: "calendar_update_event", args: { event_id: last.id, field: "event_name", new_value: name } },
@@ -185,7 +181,7 @@ const cancelEvent: Template = (rand) => {
   if (!last) return null;
   return {
     entity: `event:${last.id}`,
-    prompt: `Cancel the last meeting on ${isoDate(day)}`,
+    prompt: `Cancel the last meeting on ${q(day)}`,
     calls: [
       { name: "calendar_search_events", args: last.search },
       { name: "calendar_delete_event", args: { event_id: last.id } },
@@ -203,7 +199,7 @@ const createPlot: Template = (rand) => {
   const iso = (d: number) => `2023-11-${String(d).padStart(2, "0")}`;
   return {
     entity: `plot:${d1}:${d2}:${value}:${type}`,
-    prompt: `Make a ${type} chart of ${spoken} from ${isoDate(iso(d1))} to ${isoDate(iso(d2))}`,
+    prompt: `Make a ${type} chart of ${spoken} from ${q(iso(d1))} to ${q(iso(d2))}`,
     calls: [{ name: "analytics_create_plot", args: { time_min: iso(d1), time_max: iso(d2), value_to_plot: value, plot_type: type } }],
     domains: ["analytics"],
   };
@@ -246,7 +242,7 @@ const createTask: Template = (rand) => {
   const due = `2023-12-${String(randInt(rand, 1, 28)).padStart(2, "0")}`;
   return {
     entity: `task-new:${name}:${p.email}`,
-    prompt: `Create a task ${q(name)} for ${q(p.first)} on the board ${q(board)} in ${q(list)}, due ${isoDate(due)}`,
+    prompt: `Create a task ${q(name)} for ${q(p.first)} on the board ${q(board)} in ${q(list)}, due ${q(due)}`,
     calls: [
       { name: "company_directory_find_email_address", args: { name: p.first } },
       { name: "project_management_create_task", args: { task_name: name, assigned_to_email: p.email, list_name: list, due_date: due, board } },
@@ -326,7 +322,7 @@ const meetCustomer: Template = (rand) => {
   const start = `${day} 10:00:00`;
   return {
     entity: `customer:${str(c.customer_id)}`,
-    prompt: `Schedule a 30-minute meeting called ${q(`${str(c.customer_name)} follow-up`)} with the owner of ${q(str(c.customer_name))} in the crm on ${isoDate(day)} at 10:00`,
+    prompt: `Schedule a 30-minute meeting called ${q(`${str(c.customer_name)} follow-up`)} with the owner of ${q(str(c.customer_name))} in the crm on ${q(day)} at 10:00`,
     calls: [
       { name: "customer_relationship_manager_search_customers", args: { customer_name: c.customer_name, page_size: 1 } },
       { name: "calendar_create_event", args: { event_name: `${str(c.customer_name)} follow-up`, participant_email: owner.email, event_start: start, duration: "30" } },
