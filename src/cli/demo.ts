@@ -19,6 +19,7 @@ const demoCommand = defineCommand({
     config: { type: "string", description: "GRPO recipe (default configs/grpo-calculator.yaml)" },
     "sft-config": { type: "string", description: "SFT settings (default configs/sft-demo.yaml)" },
     data: { type: "string", description: "demonstration chats JSONL (default the calculator's)" },
+    init: { type: "string", description: "warm-start this model instead of a fresh demo model: a Hugging Face Qwen3 / Llama 3 directory (its tokenizer and chat template are used) or a gymrl run directory" },
     seed: { type: "string", description: "seed of the SFT warm start and of GRPO (default each config's own, 0)" },
     trainer: { type: "string", description: "embedded (default) or torch: the PyTorch worker trains (trainer.backend)" },
     generation: { type: "string", description: "embedded (default), sglang or vllm: generate on a pool of gymrl serve replicas (generation.backend)" },
@@ -49,6 +50,7 @@ const demoCommand = defineCommand({
       recipe: args.config,
       sftConfig: args["sft-config"],
       demonstrations: args.data,
+      init: args.init,
       overrides: [...backendOverrides(args), ...overridesOf(rawArgs)],
       control: args.control,
     });

@@ -56,6 +56,12 @@ export interface DemoOptions {
   demonstrations?: string;
   /** demonstrations generated when none are given (default 4000) */
   numDemonstrations?: number;
+  /**
+   * the model the warm start starts from: a Hugging Face Qwen3 / Llama 3 directory (its tokenizer
+   * and chat template are used throughout) or a gymrl run directory; default a fresh demo model
+   * (the SFT config's `model:` section, which a given model makes moot)
+   */
+  init?: string;
   /** recipe overrides, dotted key=value */
   overrides?: string[];
   /** the seed of the SFT (initial weights, data order) and of GRPO (run.seed: sampling, prompt order); default each config's own */
@@ -109,8 +115,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const chats = GENERATORS[env]({ split: "train", n: opts.numDemonstrations ?? DEFAULT_DEMONSTRATIONS[env], seed: 1 }).map(onPolicyLayout);
     writeFileSync(data, chats.map((c) => JSON.stringify(c) + "\n").join(""));
   }
-  log(`== warm start (${env}): SFT on ${data} -> ${join(runDir, "sft")}`);
-  const warm = runSft({ data, config: sftConfig, out: join(runDir, "sft"), seed: opts.seed, log });
+  log(`== warm start (${env}${opts.init ? ` from ${opts.init}` : ""}): SFT on ${data} -> ${join(runDir, "sft")}`);
+  const warm = runSft({ data, config: sftConfig, out: join(runDir, "sft"), init: opts.init, seed: opts.seed, log });
 
   // 2. GRPO through Gym, validating before the first step and at the end
   log(`== GRPO through Gym -> ${join(runDir, "grpo")}`);

@@ -2,7 +2,8 @@
  * `gymrl demo` end to end at toy size (a tiny model, 3 SFT steps, one GRPO step through real Gym
  * servers, then the SFT-only control): the final JSON reports what was measured — with
  * grpo.val_at_start=false "before" is null with its reason, not the step-1 figure — and the control
- * continues the warm start for GRPO's step time and is validated the same way.
+ * continues the warm start for GRPO's step time and is validated the same way. With --init the
+ * warm start is a user's Hugging Face directory, whose chat format the whole run keeps.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,6 +13,8 @@ import { afterAll, expect, test } from "vitest";
 import { onPolicyLayout } from "../../src/grpo/demo.ts";
 import { readJsonl } from "../../src/grpo/metrics-log.ts";
 import { demonstrations } from "../../src/environments/calculator/tasks.ts";
+import { loadChatFormat } from "../../src/tokenizer/index.ts";
+import { writeTinyHfModel } from "../support/hf-model-dir.ts";
 import { REPO, smallTrainFile, tinyRecipe, writeRecipe } from "./helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "gymrl-demo-"));
@@ -71,4 +74,23 @@ test("tiny gymrl demo --no-control: the control is null and says why", { timeout
   expect(json.val_accuracy_before).toBeTypeOf("number");
   expect(json).toMatchObject({ val_accuracy_after: null, control_val_accuracy: null, control_sft_steps: null, grpo_steps: 0 });
   expect(json.not_measured).toEqual({ val_accuracy_after: "no GRPO step ran", control_val_accuracy: "the control was not run (--no-control)" });
+});
+
+test("tiny gymrl demo --init: the warm start and GRPO run on a user's Hugging Face directory", { timeout: 300_000 }, () => {
+  const init = join(tmp, "hf-qwen3");
+  const config = writeTinyHfModel(init, "qwen3");
+  const out = join(tmp, "from-hf");
+  const { json, stdout } = demo(out, ["--init", init, "--no-control", "grpo.max_num_steps=1"]);
+  expect(stdout).toContain(`warm start (calculator from ${init})`);
+  expect(JSON.parse(readFileSync(join(out, "sft", "run.json"), "utf8")).init).toBe(init);
+  // the SFT config's fresh-model section is moot: the warm start is the directory's model, full vocabulary
+  const sftConfig = JSON.parse(readFileSync(join(out, "sft", "checkpoint", "config.json"), "utf8"));
+  expect(sftConfig).toMatchObject({ hidden_size: config.hidden_size, vocab_size: config.vocab_size });
+  expect(json.grpo_steps).toBe(1);
+  const m = readJsonl(join(out, "grpo", "metrics.jsonl")).find((l) => l.step === 1)!;
+  expect(m["train/token_mult_prob_error"]).toBeLessThan(1.01);
+  expect(m["train/contiguity_breaks"]).toBe(0);
+  // GRPO's checkpoint still speaks the directory's chat format
+  const policy = loadChatFormat(join(out, "grpo", "checkpoints", "step_000001", "policy"));
+  expect(policy.chatTemplate.source).toBe(loadChatFormat(init).chatTemplate.source);
 });
