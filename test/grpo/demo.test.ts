@@ -3,7 +3,8 @@
  * servers, then the SFT-only control): the final JSON reports what was measured — with
  * grpo.val_at_start=false "before" is null with its reason, not the step-1 figure — and the control
  * continues the warm start for GRPO's step time and is validated the same way. With --init the
- * warm start is a user's Hugging Face directory, whose chat format the whole run keeps.
+ * warm start is a user's Hugging Face directory, whose chat format the whole run keeps; with a list
+ * of SFT configs it runs in phases, each from the one before.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,12 +26,12 @@ model: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_atten
 train: { lr: 1.0e-3, steps: 3, batch_tokens: 1024, warmup_steps: 0, schedule: constant, held_out: 0, eval_every: 0, log_every: 1 }
 `;
 
-function demo(out: string, extra: string[]): { json: Record<string, unknown>; stdout: string } {
+function demo(out: string, extra: string[], sftConfig = join(tmp, "sft.yaml")): { json: Record<string, unknown>; stdout: string } {
   const data = join(tmp, "demos.jsonl");
   writeFileSync(data, demonstrations({ split: "train", n: 20, seed: 1 }).map((c) => JSON.stringify(onPolicyLayout(c)) + "\n").join(""));
   writeFileSync(join(tmp, "sft.yaml"), SFT_YAML);
   const recipe = writeRecipe(join(tmp, "grpo.yaml"), tinyRecipe({ init: "unused", outDir: "unused", train: smallTrainFile(tmp) }));
-  const args = ["demo", "--out", out, "--config", recipe, "--sft-config", join(tmp, "sft.yaml"), "--data", data, "grpo.max_val_samples=2", ...extra];
+  const args = ["demo", "--out", out, "--config", recipe, "--sft-config", sftConfig, "--data", data, "grpo.max_val_samples=2", ...extra];
   const r = spawnSync(process.execPath, [join(REPO, "bin/gymrl.js"), ...args], { cwd: REPO, encoding: "utf8", timeout: 240_000 });
   expect(r.status, r.stderr).toBe(0);
   const last = r.stdout.trim().split("\n").at(-1)!;
@@ -93,4 +94,22 @@ test("tiny gymrl demo --init: the warm start and GRPO run on a user's Hugging Fa
   // GRPO's checkpoint still speaks the directory's chat format
   const policy = loadChatFormat(join(out, "grpo", "checkpoints", "step_000001", "policy"));
   expect(policy.chatTemplate.source).toBe(loadChatFormat(init).chatTemplate.source);
+});
+
+test("tiny gymrl demo with two SFT phases: the second starts from the first, GRPO and the control from the second", { timeout: 300_000 }, () => {
+  const second = join(tmp, "sft-2.yaml");
+  writeFileSync(second, "train: { lr: 5.0e-4, steps: 2, batch_tokens: 512, warmup_steps: 0, schedule: constant, seed: 5, held_out: 0, eval_every: 0, log_every: 1 }\n");
+  const out = join(tmp, "phases");
+  const { json, stdout } = demo(out, ["grpo.max_num_steps=1"], `${join(tmp, "sft.yaml")},${second}`);
+  expect(stdout).toContain("phase 2/2");
+  expect(JSON.parse(readFileSync(join(out, "sft", "run.json"), "utf8")).init).toBeNull();
+  const phase2 = JSON.parse(readFileSync(join(out, "sft-2", "run.json"), "utf8"));
+  expect(phase2).toMatchObject({ init: join(out, "sft") });
+  // its own schedule and a fresh optimizer: steps 1..2 at its lr, not the first phase's 4.. at 1e-3
+  const steps = readJsonl(join(out, "sft-2", "metrics.jsonl")).filter((l) => l.loss !== undefined);
+  expect(steps.map((l) => [l.step, l.lr])).toEqual([[1, 5e-4], [2, 5e-4]]);
+  expect(readFileSync(join(out, "grpo", "recipe.resolved.yaml"), "utf8")).toContain(join(out, "sft-2"));
+  // the control continues the last phase (its step 2, its lr)
+  expect(JSON.parse(readFileSync(join(out, "control", "sft", "run.json"), "utf8"))).toMatchObject({ init: join(out, "sft-2"), resume_step: 2 });
+  expect(json.grpo_steps).toBe(1);
 });

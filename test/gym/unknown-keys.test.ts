@@ -10,6 +10,7 @@ import { z } from "zod";
 import { editDistance, formatConfigIssues, knownKeysAt, nearestKey } from "../../src/gym/config/unknown-keys.ts";
 import { loadRecipe } from "../../src/grpo/recipe.ts";
 import { parseSftFile } from "../../src/sft/index.ts";
+import { DEFAULT_SFT_PHASES } from "../../src/grpo/demo.ts";
 import { REPO } from "./helpers/paths.ts";
 
 /** Edit distance by brute force over all alignments (exponential; short strings only). */
@@ -65,6 +66,8 @@ describe("strict gymrl configs", () => {
       if (f.startsWith("grpo-")) expect(() => loadRecipe(path), f).not.toThrow();
       else expect(() => parseSftFile(parseYaml(readFileSync(path, "utf8")), path), f).not.toThrow();
     }
+    // the demo's warm-start phases are among them
+    for (const phase of Object.values(DEFAULT_SFT_PHASES).flat()) expect(files, phase).toContain(phase.replace("configs/", ""));
   });
 
   test("an SFT file with a misspelt key names the file, the key and the nearest one", () => {
