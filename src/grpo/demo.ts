@@ -131,23 +131,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     const chats = GENERATORS[env]({ split: "train", n: opts.numDemonstrations ?? DEFAULT_DEMONSTRATIONS[env], seed: 1 }).map(onPolicyLayout);
     writeFileSync(data, chats.map((c) => JSON.stringify(c) + "\n").join(""));
   }
-  let init = opts.init;
-  let warm: ReturnType<typeof runSft> | undefined;
-  let warmDir = "";
-  for (const [k, config] of phases.entries()) {
-    warmDir = join(runDir, k === 0 ? "sft" : `sft-${k + 1}`);
-    const phase = phases.length > 1 ? `, phase ${k + 1}/${phases.length} (${config})` : "";
-    log(`== warm start (${env}${init ? ` from ${init}` : ""}${phase}): SFT on ${data} -> ${warmDir}`);
-    warm = runSft({ data, config, out: warmDir, init, seed: opts.seed, log });
-    init = warmDir;
-  }
-  const sftConfig = phases.at(-1)!;
+  const warm = warmStart({ env, runDir, data, phases, init: opts.init, seed: opts.seed, log });
 
   // 2. GRPO through Gym, validating before the first step and at the end
   log(`== GRPO through Gym -> ${join(runDir, "grpo")}`);
   const overrides = [...(opts.seed === undefined ? [] : [`run.seed=${opts.seed}`]), ...(opts.overrides ?? [])];
   const recipe = loadRecipe(recipePath, [
-    `model.init=${warmDir}`,
+    `model.init=${warm.dir}`,
     `run.out_dir=${join(runDir, "grpo")}`,
     "grpo.val_at_start=true",
     "grpo.val_at_end=true",
@@ -167,9 +157,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     // same seeded order, continued where it stopped. train.steps is raised past the budget, so the
     // lr is the schedule's stable lr (configs/sft-demo.yaml: 1e-3; its decay moves to the raised end).
     const out = join(runDir, "control");
-    const last = warm!.last.step;
+    const last = warm.lastStep;
     log(`== control: SFT continued from the warm start (step ${last}) for ${budget.toFixed(1)} s, GRPO's step time -> ${join(out, "sft")}`);
-    const sft = runSft({ data, config: sftConfig, out: join(out, "sft"), init: warmDir, resume: true, seed: opts.seed, steps: last + 1_000_000, maxSeconds: budget, log });
+    const sft = runSft({ data, config: warm.config, out: join(out, "sft"), init: warm.dir, resume: true, seed: opts.seed, steps: last + 1_000_000, maxSeconds: budget, log });
     log(`== control: validation -> ${join(out, "validation")}`);
     const v = await runGrpo({
       recipe: loadRecipe(recipePath, [
@@ -208,6 +198,25 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       `; plot: ${join(r.runDir, "plot.html")}`,
   );
   return result;
+}
+
+/**
+ * The warm start's SFT phases in order, into RUN/sft, RUN/sft-2, ...: each phase after the first
+ * starts from the one before's checkpoint with a fresh optimizer and its own schedule, the first
+ * from `init` when given. Returns the last phase's directory, config and step.
+ */
+function warmStart(o: { env: DemoEnvironment; runDir: string; data: string; phases: readonly string[]; init?: string; seed?: number; log: (l: string) => void }) {
+  let init = o.init;
+  let dir = "";
+  let lastStep = 0;
+  for (const [k, config] of o.phases.entries()) {
+    dir = join(o.runDir, k === 0 ? "sft" : `sft-${k + 1}`);
+    const phase = o.phases.length > 1 ? `, phase ${k + 1}/${o.phases.length} (${config})` : "";
+    o.log(`== warm start (${o.env}${init ? ` from ${init}` : ""}${phase}): SFT on ${o.data} -> ${dir}`);
+    lastStep = runSft({ data: o.data, config, out: dir, init, seed: o.seed, log: o.log }).last.step;
+    init = dir;
+  }
+  return { dir, config: o.phases.at(-1)!, lastStep };
 }
 
 /**
