@@ -43,6 +43,8 @@ void rope_backward(float* dinp, const float* dout, const int32_t* pos, const flo
                    const float* sin, int n, int h, int d);
 
 // causal GQA attention over packed sequences; att holds the probabilities, (Hq,L,L) per sequence.
+// Above the diagonal att is zeroed only to the end of each row's ATT_BLOCK-row block (what
+// attention_backward reads); the rest of the row is left unwritten.
 // Run on up to openblas_get_num_threads() threads (one (sequence, kv head) pair at a time each).
 // Return 0, or -1 when out of memory for scratch (nothing written then).
 int attention_forward(float* out, float* att, const float* q, const float* k, const float* v,

@@ -119,7 +119,9 @@ export interface Kernels {
   // floor(h / (Hq/Hkv)). scale = 1/sqrt(D).
   // att holds the softmax probabilities kept for backward: for sequence s of length L, a block of
   // Hq·L·L values at offset Σ_{s'<s} Hq·L_{s'}², laid out (Hq, L, L) with row t holding columns
-  // 0..t (columns > t are written as 0).
+  // 0..t. Columns > t are left to the implementation (the reference writes 0; the native kernel
+  // zeroes them only to the end of the row's 64-row causal block, the part its backward reads), so
+  // attentionBackward takes att from the same kernel set's attentionForward.
 
   attentionForward(
     out: FloatArray,
