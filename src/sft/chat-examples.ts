@@ -3,6 +3,8 @@
  * chat shape) and rendering each chat with the model's chat template (a model directory's, or the
  * bundled Qwen3's) into token sequences whose mask covers the assistant tokens only.
  */
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
 import type { SftExample } from "../model/sft.ts";
 import { readJsonl } from "../rollout/jsonl.ts";
@@ -75,3 +77,26 @@ export function chatToExamples(source: Tokenizer | ChatFormat, chat: Chat): SftE
   if (spans.every((s) => startsWith(full, s.through))) return [example(full, spans)];
   return spans.map((s) => example(s.through.slice(0, s.end), [s]));
 }
+
+/**
+ * Each conversation of a JSONL file as training examples (chatToExamples), in file order. Rendering
+ * is most of an SFT run's start-up (every assistant turn renders the chat up to it twice: ~80 s for
+ * the workplace demo's 31,500 conversations), so the result is kept for the process: a warm start
+ * in phases (gymrl demo) renders its data once. The key is the file (path, size, mtime) and the
+ * chat format (its tokenizer, which chat-format.ts shares by content, its templates and turn end).
+ */
+export function fileChatExamples(path: string, format: ChatFormat): SftExample[][] {
+  const st = statSync(path);
+  const t = format.chatTemplate;
+  const key = JSON.stringify([resolve(path), st.size, st.mtimeMs, t.source, t.toolUseSource, format.turnEnd.id]);
+  let byKey = renderedFiles.get(format.tokenizer);
+  if (!byKey) renderedFiles.set(format.tokenizer, (byKey = new Map()));
+  let examples = byKey.get(key);
+  if (!examples) {
+    examples = readChats(path).map((c) => chatToExamples(format, c));
+    byKey.clear(); // one file per tokenizer is kept: a long-lived process reading many files stays small
+    byKey.set(key, examples);
+  }
+  return examples;
+}
+const renderedFiles = new WeakMap<Tokenizer, Map<string, SftExample[][]>>();

@@ -24,7 +24,7 @@ import { buildVocabMap } from "../model/vocab.ts";
 import { getKernels } from "../tensor/index.ts";
 import { loadChatFormat } from "../tokenizer/index.ts";
 import { formatDuration, formatRate } from "../rollout/progress.ts";
-import { chatToExamples, readChats } from "./chat-examples.ts";
+import { fileChatExamples } from "./chat-examples.ts";
 
 // ------------------------------------------------------------------------------------------------
 // settings
@@ -109,10 +109,12 @@ export function runSft(args: SftArgs): { last: StepMetrics; initialEvalLoss: num
   const initDir = args.init ? checkpointDir(args.init) : undefined;
   const format = loadChatFormat(initDir);
   const tok = format.tokenizer;
-  const chats = new Rng(train.seed ^ 0x5eed).shuffle(readChats(args.data));
-  const nHeld = chats.length >= 2 && train.held_out > 0 ? Math.max(1, Math.round(chats.length * train.held_out)) : 0;
-  const trainEx = chats.slice(0, chats.length - nHeld).flatMap((c) => chatToExamples(format, c));
-  const heldEx = chats.slice(chats.length - nHeld).flatMap((c) => chatToExamples(format, c));
+  // each conversation's examples in a seeded order (shuffling indices draws as shuffling the chats)
+  const perChat = fileChatExamples(args.data, format);
+  const order = new Rng(train.seed ^ 0x5eed).shuffle(perChat.map((_, i) => i));
+  const nHeld = order.length >= 2 && train.held_out > 0 ? Math.max(1, Math.round(order.length * train.held_out)) : 0;
+  const trainEx = order.slice(0, order.length - nHeld).flatMap((i) => perChat[i]);
+  const heldEx = order.slice(order.length - nHeld).flatMap((i) => perChat[i]);
   if (trainEx.length === 0) throw new Error(`${args.data}: no assistant turns to train on`);
 
   // model: from a checkpoint, or fresh over the corpus's compact vocabulary

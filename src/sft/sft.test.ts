@@ -150,3 +150,22 @@ describe("gymrl sft", () => {
     expect(from.last.step).toBe(1);
   });
 });
+
+describe("fileChatExamples", () => {
+  test("renders a file once per chat format, and again when the file changes", async () => {
+    const { fileChatExamples, readChats } = await import("./chat-examples.ts");
+    const { loadChatFormat } = await import("../tokenizer/index.ts");
+    const dir = mkdtempSync(join(tmpdir(), "gymrl-sft-cache-"));
+    const path = join(dir, "chats.jsonl");
+    writeFileSync(path, syntheticChats(5, 1));
+    const format = loadChatFormat();
+    const first = fileChatExamples(path, format);
+    expect(first).toEqual(readChats(path).map((c) => chatToExamples(format, c)));
+    // a second format object over the same tokenizer and template (phase 2 loads its own) hits the cache
+    expect(fileChatExamples(path, loadChatFormat())).toBe(first);
+    writeFileSync(path, syntheticChats(7, 2)); // other size: rendered again
+    const second = fileChatExamples(path, format);
+    expect(second).not.toBe(first);
+    expect(second).toEqual(readChats(path).map((c) => chatToExamples(format, c)));
+  });
+});
