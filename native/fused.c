@@ -422,35 +422,65 @@ int attention_backward(float* dq, float* dk, float* dv, const float* dout, const
   return rc;
 }
 
-void attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
-                      const int32_t* slot, const int32_t* pos, int nq, int hq, int hkv, int d,
-                      int max_len, float* scratch) {
+/* attention_cached's arguments; its rows are cut into blocks (see there), a work unit is one
+   (block, kv head) pair. */
+typedef struct {
+  float* out;
+  const float *q, *k_cache, *v_cache;
+  const int32_t *slot, *pos;
+  const int* block;  // (nblocks + 1) row offsets
+  int hq, hkv, d, max_len;
+} Cached;
+
+static void attention_cached_unit(const void* ctx, int unit, float* scratch) {
+  const Cached* x = ctx;
+  const int b = unit / x->hkv, kvh = unit % x->hkv;
+  const int d = x->d, group = x->hq / x->hkv, ldq = x->hq * d, ldk = x->hkv * d;
   const float scale = (float)(1.0 / sqrt((double)d));
-  const int group = hq / hkv;
-  const int ldk = hkv * d;
-  for (int i = 0; i < nq; i++) {
-    const int64_t base = (int64_t)slot[i] * max_len * ldk;
-    const int len = pos[i] + 1;
-    for (int kvh = 0; kvh < hkv; kvh++) {
-      // the group's query heads are contiguous: Qg (group, D)
-      const float* qg = q + ((int64_t)i * hq + (int64_t)kvh * group) * d;
-      float* og = out + ((int64_t)i * hq + (int64_t)kvh * group) * d;
-      const float* kh = k_cache + base + (int64_t)kvh * d;  // (len, D), row stride Hkv·D
-      const float* vh = v_cache + base + (int64_t)kvh * d;
-      float* p = scratch;  // (group, len)
-      if (group == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, len, d, scale, kh, ldk, qg, 1, 0.0f, p, 1);
-        softmax_row(p, len);
-        cblas_sgemv(CblasRowMajor, CblasTrans, len, d, 1.0f, vh, ldk, p, 1, 0.0f, og, 1);
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, len, d, scale, qg, d, kh, ldk,
-                    0.0f, p, len);
-        for (int g = 0; g < group; g++) softmax_row(p + (int64_t)g * len, len);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, d, len, 1.0f, p, len, vh,
-                    ldk, 0.0f, og, d);
-      }
+  const int r0 = x->block[b], rb = x->block[b + 1] - r0;
+  const int len = x->pos[r0 + rb - 1] + 1;  // the block's last row sees the most positions
+  const int64_t base = (int64_t)x->slot[r0] * x->max_len * ldk + (int64_t)kvh * d;
+  const float* kh = x->k_cache + base;  // (len, D), row stride Hkv·D
+  const float* vh = x->v_cache + base;
+  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    const float* qh = x->q + (int64_t)r0 * ldq + (int64_t)h * d;  // (rb, D), row stride Hq·D
+    float* oh = x->out + (int64_t)r0 * ldq + (int64_t)h * d;
+    float* p = scratch;  // (rb, len)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, len, d, scale, qh, ldq, kh, ldk, 0.0f,
+                p, len);
+    for (int i = 0; i < rb; i++) {
+      const int seen = x->pos[r0 + i] + 1;  // row i attends to positions 0..pos (causal)
+      softmax_row(p + (int64_t)i * len, seen);
+      memset(p + (int64_t)i * len + seen, 0, sizeof(float) * (len - seen));
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb, d, len, 1.0f, p, len, vh, ldk, 0.0f,
+                oh, ldq);
   }
+}
+
+/* Rows of one slot at consecutive positions (a prompt's prefill chunk) form one block, up to
+   ATT_BLOCK rows: its scores are one matmul against the slot's cache, read once for the block,
+   instead of one matrix-vector product per row, which re-read the cache for every row and made
+   prefill memory-bound (measured: most of a workplace GRPO step's generation time). */
+int attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
+                     const int32_t* slot, const int32_t* pos, int nq, int hq, int hkv, int d,
+                     int max_len) {
+  int* block = malloc(sizeof(int) * (size_t)(nq + 1));
+  if (!block) return -1;
+  int nb = 0, widest = 1, longest = 1;
+  for (int i = 0; i < nq; i++) {
+    const int start = nb > 0 ? block[nb - 1] : 0;
+    const bool extends = i > 0 && slot[i] == slot[i - 1] && pos[i] == pos[i - 1] + 1 && i - start < ATT_BLOCK;
+    if (!extends) block[nb++] = i;
+    if (i - block[nb - 1] + 1 > widest) widest = i - block[nb - 1] + 1;
+    if (pos[i] + 1 > longest) longest = pos[i] + 1;
+  }
+  block[nb] = nq;
+  Cached x = {.out = out, .q = q, .k_cache = k_cache, .v_cache = v_cache, .slot = slot, .pos = pos,
+              .block = block, .hq = hq, .hkv = hkv, .d = d, .max_len = max_len};
+  int rc = parallel_units(attention_cached_unit, &x, nb * hkv, (size_t)widest * longest, true);
+  free(block);
+  return rc;
 }
 
 // ----------------------------------------------------------------------------

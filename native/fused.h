@@ -52,10 +52,12 @@ int attention_forward(float* out, float* att, const float* q, const float* k, co
 int attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                        const float* k, const float* v, const float* att, const int32_t* cu_seqlens,
                        int s, int hq, int hkv, int d);
-// attention against a KV cache (slots, maxLen, Hkv, D); scratch needs (Hq/Hkv)*maxLen floats
-void attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
-                      const int32_t* slot, const int32_t* pos, int nq, int hq, int hkv, int d,
-                      int max_len, float* scratch);
+// attention against a KV cache (slots, maxLen, Hkv, D): query row i reads slot[i] at positions
+// 0..pos[i]. Runs of rows of one slot at consecutive positions are computed as blocks, on up to
+// openblas_get_num_threads() threads. Returns 0, or -1 when out of memory for scratch.
+int attention_cached(float* out, const float* q, const float* k_cache, const float* v_cache,
+                     const int32_t* slot, const int32_t* pos, int nq, int hq, int hkv, int d,
+                     int max_len);
 
 // SwiGLU: out = silu(gate) * up
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n);

@@ -508,14 +508,8 @@ static napi_value js_attention_cached(napi_env env, napi_callback_info info) {
   size_t cache_len = a.len[2] < a.len[3] ? a.len[2] : a.len[3];
   RANGE(a.ia[4], "slot", nq, 0, (int64_t)cache_len / per_slot);
   RANGE(a.ia[5], "pos", nq, 0, max_len);
-  float* scratch = malloc(sizeof(float) * (size_t)(hq / hkv) * max_len);
-  if (!scratch) {
+  if (attention_cached(a.f[0], a.f[1], a.f[2], a.f[3], a.ia[4], a.ia[5], nq, hq, hkv, d, max_len) != 0)
     napi_throw_error(env, NULL, "attentionCached: out of memory for the scores scratch");
-    return NULL;
-  }
-  attention_cached(a.f[0], a.f[1], a.f[2], a.f[3], a.ia[4], a.ia[5], nq, hq, hkv, d, max_len,
-                   scratch);
-  free(scratch);
   return NULL;
 #undef FN
 }

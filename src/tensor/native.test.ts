@@ -298,6 +298,25 @@ describe.skipIf(!native)("native fused kernels match the reference", () => {
       };
       crossCheck(bufs, (k, b) => k.attentionCached(b.out, b.q, b.kc, b.vc, b.slot, b.pos, nq, hq, hkv, d, maxLen), ["out"], 1e-5, 1e-6);
     });
+
+    // prefill and decode rows mixed, as the engine batches them: a 148-row prompt chunk (three
+    // causal blocks), a chunk of another slot right after it, a jump in position within one slot,
+    // and single decode rows
+    test(`attentionCached with prefill chunks, Hq=${hq} Hkv=${hkv}`, () => {
+      const d = 8, slots = 3, maxLen = 160;
+      const rows: [number, number][] = [];
+      for (let p = 3; p <= 150; p++) rows.push([1, p]);
+      for (let p = 0; p < 10; p++) rows.push([2, p]);
+      rows.push([2, 20], [2, 21], [0, 7], [1, 159], [0, 0]);
+      const nq = rows.length;
+      const slot = Int32Array.from(rows, ([s]) => s);
+      const pos = Int32Array.from(rows, ([, p]) => p);
+      const bufs = {
+        out: new Float32Array(nq * hq * d).fill(7), q: randf(nq * hq * d, r, 2),
+        kc: randf(slots * maxLen * hkv * d, r, 2), vc: randf(slots * maxLen * hkv * d, r), slot, pos,
+      };
+      crossCheck(bufs, (k, b) => k.attentionCached(b.out, b.q, b.kc, b.vc, b.slot, b.pos, nq, hq, hkv, d, maxLen), ["out"], 1e-5, 1e-6);
+    });
   }
 
   test("swiglu forward and backward, including large |gate|", () => {
