@@ -442,6 +442,18 @@ static void attention_cached_unit(const void* ctx, int unit, float* scratch) {
   const int64_t base = (int64_t)x->slot[r0] * x->max_len * ldk + (int64_t)kvh * d;
   const float* kh = x->k_cache + base;  // (len, D), row stride Hkv·D
   const float* vh = x->v_cache + base;
+  if (rb == 1) {
+    // a decode row: the group's query heads are contiguous, (group, D), so they share one pass
+    // over the cache (a block of several rows is not one strided matrix across heads)
+    const float* qg = x->q + (int64_t)r0 * ldq + (int64_t)kvh * group * d;
+    float* og = x->out + (int64_t)r0 * ldq + (int64_t)kvh * group * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, len, d, scale, qg, d, kh, ldk, 0.0f,
+                scratch, len);
+    for (int g = 0; g < group; g++) softmax_row(scratch + (int64_t)g * len, len);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, d, len, 1.0f, scratch, len, vh,
+                ldk, 0.0f, og, d);
+    return;
+  }
   for (int h = kvh * group; h < (kvh + 1) * group; h++) {
     const float* qh = x->q + (int64_t)r0 * ldq + (int64_t)h * d;  // (rb, D), row stride Hq·D
     float* oh = x->out + (int64_t)r0 * ldq + (int64_t)h * d;
@@ -478,7 +490,8 @@ int attention_cached(float* out, const float* q, const float* k_cache, const flo
   block[nb] = nq;
   Cached x = {.out = out, .q = q, .k_cache = k_cache, .v_cache = v_cache, .slot = slot, .pos = pos,
               .block = block, .hq = hq, .hkv = hkv, .d = d, .max_len = max_len};
-  int rc = parallel_units(attention_cached_unit, &x, nb * hkv, (size_t)widest * longest, true);
+  const int rows = widest > hq / hkv ? widest : hq / hkv;  // a decode row scores its group's heads at once
+  int rc = parallel_units(attention_cached_unit, &x, nb * hkv, (size_t)rows * longest, true);
   free(block);
   return rc;
 }
