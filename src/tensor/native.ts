@@ -88,6 +88,12 @@ export function loadNativeAddon(): NativeLoad {
     loaded = { kind: "unavailable", reason: `addon not built (no ${candidates[0]})` };
     return loaded;
   }
+  // OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles (~0.1 s) after every call unless
+  // told otherwise, and here they took the cores from the attention and element-wise threads gymrl
+  // runs between sgemm calls: SFT of the workplace demo spent a fifth of its CPU time in
+  // sched_yield and ran ~15% slower than with 2^20 cycles (~0.3 ms). Read when OpenBLAS loads, so
+  // set before the addon (which links it) is; a value the user set is kept.
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= "20";
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     if (typeof addon.sgemm !== "function") throw new Error("it does not export sgemm");
