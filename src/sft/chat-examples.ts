@@ -80,9 +80,9 @@ export function chatToExamples(source: Tokenizer | ChatFormat, chat: Chat): SftE
 
 /**
  * Each conversation of a JSONL file as training examples (chatToExamples), in file order. Rendering
- * is most of an SFT run's start-up (every assistant turn renders the chat up to it twice: ~80 s for
- * the workplace demo's 31,500 conversations), so the result is kept for the process: a warm start
- * in phases (gymrl demo) renders its data once. The key is the file (path, size, mtime) and the
+ * is most of an SFT run's start-up (every assistant turn renders the chat up to it twice: 15 s for
+ * the workplace demo's 31,500 conversations, 80 s before the tokenizer remembered sections), so the
+ * result is kept for the process: a warm start in phases (gymrl demo) renders its data once. The key is the file (path, size, mtime) and the
  * chat format (its tokenizer, which chat-format.ts shares by content, its templates and turn end).
  */
 export function fileChatExamples(path: string, format: ChatFormat): SftExample[][] {
