@@ -44,9 +44,9 @@ const GENERATORS: Record<DemoEnvironment, Generate> = {
 const DEFAULT_DEMONSTRATIONS: Record<DemoEnvironment, number> = { calculator: 4000, arithmetic: 4000, workplace: 1500 };
 
 /**
- * Each environment's warm-start phases. Workplace's second phase (10,000 more steps, re-warmed to
- * the same lr) is where the demo model learns to copy values in the five categories besides
- * analytics: after the first, greedy validation is 3/60; after the second, 33/60
+ * Each environment's warm-start phases. Workplace's second phase (6,000 more steps, re-warmed to
+ * the same lr and held there) is where the demo model learns to copy values in the five categories
+ * besides analytics: after the first, greedy validation is 3/60; after the second, 21/60
  * (configs/sft-demo-workplace-continued.yaml).
  */
 export const DEFAULT_SFT_PHASES: Record<DemoEnvironment, readonly string[]> = {
